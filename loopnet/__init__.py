@@ -1,0 +1,36 @@
+"""loopnet: neural networks written as per-neuron loops, run as Python or compiled by Numba."""
+
+from loopnet.errors import (
+    BackendError,
+    ConfigError,
+    DataError,
+    DownloadError,
+    LoopnetError,
+    ModelFileError,
+    ShapeError,
+)
+from loopnet.graph import AddLayer, MulLayer
+from loopnet.network import MultiLayerNet, TwoLayerNet
+from loopnet.optimizers import SGD, AdaGrad, Adam, Momentum
+from loopnet.rng import Rng
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdaGrad",
+    "Adam",
+    "AddLayer",
+    "BackendError",
+    "ConfigError",
+    "DataError",
+    "DownloadError",
+    "LoopnetError",
+    "ModelFileError",
+    "Momentum",
+    "MulLayer",
+    "MultiLayerNet",
+    "Rng",
+    "SGD",
+    "ShapeError",
+    "TwoLayerNet",
+]

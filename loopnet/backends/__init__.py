@@ -1,0 +1,44 @@
+"""Backends run the one kernel source: `python` calls it as written, `numba` compiles it.
+
+A backend owns buffer allocation (lists vs NumPy arrays) and hands out the kernel namespace.
+"""
+
+from loopnet.backends.python_backend import PythonBackend
+from loopnet.errors import BackendError, ConfigError
+
+BACKEND_NAMES = ("auto", "python", "numba")
+
+
+def numba_available() -> bool:
+    """True when numba can be imported."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def get_backend(name: str = "auto", *, parallel: bool = False):
+    """The backend called `name`; "auto" is numba when importable, else python."""
+    if name not in BACKEND_NAMES:
+        raise ConfigError(f"unknown backend {name!r} (choose from {', '.join(BACKEND_NAMES)})")
+    if name == "auto":
+        name = "numba" if numba_available() else "python"
+    if name == "python":
+        if parallel:
+            raise ConfigError("parallel mode needs the numba backend")
+        return PythonBackend()
+    if not numba_available():
+        raise BackendError("the numba backend needs numba: pip install loopnet[jit]")
+    from loopnet.backends.numba_backend import NumbaBackend
+
+    return NumbaBackend(parallel=parallel)
+
+
+def backend_of_buffer(buffer):
+    """The backend whose kernels suit `buffer`: numba for NumPy arrays when available."""
+    if isinstance(buffer, list) or not numba_available():
+        return PythonBackend()
+    from loopnet.backends.numba_backend import NumbaBackend
+
+    return NumbaBackend()

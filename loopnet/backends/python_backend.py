@@ -1,0 +1,51 @@
+"""The pure-Python backend: the kernels run exactly as written, over Python lists."""
+
+import math
+from collections.abc import Sequence
+
+from loopnet import kernels
+from loopnet.errors import DataError, ShapeError
+
+
+class PythonBackend:
+    """Buffers are `list[float]`; kernels are `loopnet.kernels` itself."""
+
+    name = "python"
+    parallel = False
+    kernels = kernels
+
+    def zeros(self, n: int) -> list[float]:
+        return [0.0] * n
+
+    def float_buffer(self, values: Sequence[float]) -> list[float]:
+        return [float(v) for v in values]
+
+    def int_buffer(self, values: Sequence[int]) -> list[int]:
+        return [int(v) for v in values]
+
+    def tensor_list(self, buffers: list) -> list:
+        return list(buffers)
+
+    def pixel_buffer(self, pixels: bytes) -> bytes:
+        return pixels
+
+    def to_list(self, buffer) -> list[float]:
+        return list(buffer)
+
+    def rows(self, rows, width: int, what: str) -> tuple[list[float], int]:
+        """Flatten a sequence of equal-length numeric rows; reject wrong widths and NaN."""
+        flat: list[float] = []
+        count = 0
+        for r, row in enumerate(rows):
+            try:
+                values = [float(v) for v in row]
+            except (TypeError, ValueError) as exc:
+                raise ShapeError(f"{what} row {r} is not a sequence of numbers: {exc}") from None
+            if len(values) != width:
+                raise ShapeError(f"{what} row {r} has {len(values)} values, expected {width}")
+            for v in values:
+                if not math.isfinite(v):
+                    raise DataError(f"{what} row {r} contains {v} (NaN or infinity)")
+            flat.extend(values)
+            count += 1
+        return flat, count

@@ -1,0 +1,378 @@
+"""The per-neuron loops: one source, run as plain Python or compiled unchanged by Numba.
+
+Every function here works on flat buffers (Python lists, or NumPy arrays under Numba), uses only
+scalar arithmetic, indexing, ``range`` and ``math``, and never allocates: the caller owns all
+memory. Comments quote the line of NOTATION.md each loop implements.
+
+Layout (NOTATION "Storage"): a layer with ``n_in`` inputs and ``n_out`` neurons keeps
+``W[i * n_out + j] = W_{i,j}`` (row-major, input-major, like the book's ``W1``) and ``B[j]``.
+A network of L layers keeps its tensors in one list ``params = [W1, B1, W2, B2, ...]``, so layer
+``l`` (0-based) uses ``params[2*l]`` and ``params[2*l + 1]``; ``grads`` has the same layout.
+Per-example work buffers, one per layer ``l``, each of size ``n_out`` of that layer:
+``Z[l]`` pre-activations, ``H[l]`` activations (for the last layer: the outputs ``Y``),
+``dZ[l]`` and ``dH[l]`` their backward values ``z`` and ``h``.
+"""
+
+import math
+
+# Activation and output codes (ints, so the compiled code dispatches without objects).
+RELU = 0
+SIGMOID = 1
+TANH = 2
+SOFTMAX = 0
+IDENTITY = 1
+
+# Optimizer codes for `optimizer_update`.
+SGD = 0
+MOMENTUM = 1
+ADAGRAD = 2
+ADAM = 3
+
+LOG_GUARD = 1e-7  # the book's guard in log(Y + 1e-7) and in the AdaGrad/Adam denominators
+
+
+# ---------------------------------------------------------------------------------------------
+# Affine layer.  x: (n_in) read at offset x0, W: (n_in * n_out), B: (n_out), z/dz: (n_out)
+# ---------------------------------------------------------------------------------------------
+def affine_forward(x, x0, W, B, z, n_in, n_out):
+    # Z_j = B_j + Σ_i H_i^(l-1) · W_{i,j}
+    for j in range(n_out):
+        z[j] = B[j]
+    for i in range(n_in):
+        x_i = x[x0 + i]
+        if x_i != 0.0:  # a zero input adds nothing (≈81 % of MNIST pixels)
+            row = i * n_out
+            for j in range(n_out):
+                z[j] += x_i * W[row + j]
+
+
+def affine_backward(x, x0, W, dz, dW, dB, dx, n_in, n_out, need_dx):
+    # ΔB_j += z_j
+    for j in range(n_out):
+        dB[j] += dz[j]
+    for i in range(n_in):
+        x_i = x[x0 + i]
+        row = i * n_out
+        if x_i != 0.0:
+            # ΔW_{i,j} += H_i^(l-1) · z_j
+            for j in range(n_out):
+                dW[row + j] += x_i * dz[j]
+        if need_dx:
+            # h_i = Σ_j W_{i,j} · z_j   (skipped for the first layer)
+            h_i = 0.0
+            for j in range(n_out):
+                h_i += W[row + j] * dz[j]
+            dx[i] = h_i
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations.  z, h, dh, dz: (n)
+# ---------------------------------------------------------------------------------------------
+def relu_forward(z, h, n):
+    # H_j = ReLU(Z_j) = Z_j if Z_j > 0 else 0
+    for j in range(n):
+        h[j] = z[j] if z[j] > 0.0 else 0.0
+
+
+def relu_backward(z, dh, dz, n):
+    # z_j = h_j if Z_j > 0 else 0
+    for j in range(n):
+        dz[j] = dh[j] if z[j] > 0.0 else 0.0
+
+
+def sigmoid_forward(z, h, n):
+    # H_j = 1 / (1 + e^-Z_j); for Z_j < 0 the equal form e^Z / (1 + e^Z) avoids overflow
+    for j in range(n):
+        if z[j] >= 0.0:
+            h[j] = 1.0 / (1.0 + math.exp(-z[j]))
+        else:
+            e = math.exp(z[j])
+            h[j] = e / (1.0 + e)
+
+
+def sigmoid_backward(h, dh, dz, n):
+    # z_j = h_j · H_j · (1 - H_j)
+    for j in range(n):
+        dz[j] = dh[j] * h[j] * (1.0 - h[j])
+
+
+def tanh_forward(z, h, n):
+    # H_j = tanh(Z_j)
+    for j in range(n):
+        h[j] = math.tanh(z[j])
+
+
+def tanh_backward(h, dh, dz, n):
+    # z_j = h_j · (1 - H_j²)
+    for j in range(n):
+        dz[j] = dh[j] * (1.0 - h[j] * h[j])
+
+
+def activation_forward(activation, z, h, n):
+    """Dispatch on the activation code."""
+    if activation == RELU:
+        relu_forward(z, h, n)
+    elif activation == SIGMOID:
+        sigmoid_forward(z, h, n)
+    else:
+        tanh_forward(z, h, n)
+
+
+def activation_backward(activation, z, h, dh, dz, n):
+    """Dispatch on the activation code."""
+    if activation == RELU:
+        relu_backward(z, dh, dz, n)
+    elif activation == SIGMOID:
+        sigmoid_backward(h, dh, dz, n)
+    else:
+        tanh_backward(h, dh, dz, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0
+# ---------------------------------------------------------------------------------------------
+def softmax_with_loss_forward(a, y, t, t0, n):
+    # M = max_m A_m
+    m = a[0]
+    for k in range(1, n):
+        if a[k] > m:
+            m = a[k]
+    # Y_k = exp(A_k - M) / Σ_m exp(A_m - M)
+    total = 0.0
+    for k in range(n):
+        y[k] = math.exp(a[k] - m)
+        total += y[k]
+    for k in range(n):
+        y[k] = y[k] / total
+    # E = -Σ_k T_k · log(Y_k + 1e-7)   (terms with T_k = 0 add nothing)
+    e = 0.0
+    for k in range(n):
+        if t[t0 + k] != 0.0:
+            e -= t[t0 + k] * math.log(y[k] + LOG_GUARD)
+    return e
+
+
+def identity_with_loss_forward(a, y, t, t0, n):
+    # Y_k = A_k ;  E = ½ Σ_k (Y_k - T_k)²
+    e = 0.0
+    for k in range(n):
+        y[k] = a[k]
+        d = y[k] - t[t0 + k]
+        e += d * d
+    return 0.5 * e
+
+
+def output_with_loss_backward(y, t, t0, da, n, batch):
+    # a_k = (Y_k - T_k) / N      (softmax + cross-entropy and identity + squared error alike)
+    for k in range(n):
+        da[k] = (y[k] - t[t0 + k]) / batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole network, one example.  sizes: (L + 1) ints; x read at offset x0
+# ---------------------------------------------------------------------------------------------
+def forward_example(x, x0, params, sizes, activation, Z, H):
+    """Fill Z[l], H[l] for every layer; the scores A are Z[L-1] (H[L-1] is set by the loss)."""
+    n_layers = len(sizes) - 1
+    inp = x
+    off = x0
+    for l in range(n_layers):
+        affine_forward(inp, off, params[2 * l], params[2 * l + 1], Z[l], sizes[l], sizes[l + 1])
+        if l < n_layers - 1:
+            activation_forward(activation, Z[l], H[l], sizes[l + 1])
+            inp = H[l]
+            off = 0
+
+
+def output_loss(output, Z, H, t, t0, sizes):
+    """E of one example from the scores A = Z[L-1]; writes Y into H[L-1]."""
+    last = len(sizes) - 2
+    if output == SOFTMAX:
+        return softmax_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
+    return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
+
+
+def backward_example(x, x0, t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH):
+    """Accumulate this example's ΔW, ΔB into grads (forward_example and output_loss ran first)."""
+    n_layers = len(sizes) - 1
+    last = n_layers - 1
+    output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch)
+    for l in range(last, -1, -1):
+        if l == 0:
+            affine_backward(x, x0, params[0], dZ[0], grads[0], grads[1], dH[0],
+                            sizes[0], sizes[1], False)
+        else:
+            affine_backward(H[l - 1], 0, params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
+                            dH[l - 1], sizes[l], sizes[l + 1], True)
+            activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], sizes[l])
+
+
+# ---------------------------------------------------------------------------------------------
+# Minibatch.  X: (N * n_in) rows of inputs, T: (N * n_out) rows of teachers
+# ---------------------------------------------------------------------------------------------
+def weight_decay_term(params, n_layers, weight_decay):
+    # (λ/2) Σ_l Σ W²   (biases are not decayed)
+    total = 0.0
+    for l in range(n_layers):
+        W = params[2 * l]
+        for i in range(len(W)):
+            total += W[i] * W[i]
+    return 0.5 * weight_decay * total
+
+
+def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, H):
+    """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W²."""
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    total = 0.0
+    for n in range(batch):
+        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        total += output_loss(output, Z, H, T, n * n_out, sizes)
+    loss = total / batch
+    if weight_decay != 0.0:
+        loss += weight_decay_term(params, len(sizes) - 1, weight_decay)
+    return loss
+
+
+def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
+                   Z, H, dZ, dH):
+    """Backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L."""
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    n_layers = len(sizes) - 1
+    for p in range(len(grads)):
+        g = grads[p]
+        for i in range(len(g)):
+            g[i] = 0.0
+    total = 0.0
+    for n in range(batch):
+        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        total += output_loss(output, Z, H, T, n * n_out, sizes)
+        backward_example(X, n * n_in, T, n * n_out, batch, params, grads, sizes, activation,
+                         Z, H, dZ, dH)
+    loss = total / batch
+    if weight_decay != 0.0:
+        loss += weight_decay_term(params, n_layers, weight_decay)
+        # the derivative of (λ/2) W² is λ·W, added to ΔW so every optimizer sees it
+        for l in range(n_layers):
+            W = params[2 * l]
+            dW = grads[2 * l]
+            for i in range(len(W)):
+                dW[i] += weight_decay * W[i]
+    return loss
+
+
+def predict_rows(X, batch, params, sizes, activation, output, scores, Z, H):
+    """Scores A (before softmax, like the book's predict) of every row into `scores`."""
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    last = len(sizes) - 2
+    for n in range(batch):
+        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        for k in range(n_out):
+            scores[n * n_out + k] = Z[last][k]
+
+
+def count_correct(X, labels, batch, params, sizes, activation, Z, H):
+    """How many rows have argmax_k A_k equal to their label (first maximum wins, like argmax)."""
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    last = len(sizes) - 2
+    correct = 0
+    for n in range(batch):
+        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        a = Z[last]
+        best = 0
+        for k in range(1, n_out):
+            if a[k] > a[best]:
+                best = k
+        if best == labels[n]:
+            correct += 1
+    return correct
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: minibatch gather from uint8 pixels.  pixels: (count * n_in), labels: (count)
+# ---------------------------------------------------------------------------------------------
+def gather_batch(pixels, labels, indices, batch, n_in, n_out, X, T, Y_labels):
+    """X_i = pixel_i / 255 of each chosen example; T one-hot rows; Y_labels the int labels."""
+    for n in range(batch):
+        src = indices[n] * n_in
+        dst = n * n_in
+        for i in range(n_in):
+            X[dst + i] = pixels[src + i] / 255.0
+        for k in range(n_out):
+            T[n * n_out + k] = 0.0
+        T[n * n_out + labels[indices[n]]] = 1.0
+        Y_labels[n] = labels[indices[n]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Updates, once per minibatch.  p: parameters, g: gradients (with λ·W already added), (n)
+# ---------------------------------------------------------------------------------------------
+def sgd_update(p, g, lr):
+    # W ← W - η · ΔW
+    for i in range(len(p)):
+        p[i] -= lr * g[i]
+
+
+def momentum_update(p, g, v, lr, momentum):
+    # v ← α · v - η · ΔW ;  W ← W + v
+    for i in range(len(p)):
+        v[i] = momentum * v[i] - lr * g[i]
+        p[i] += v[i]
+
+
+def adagrad_update(p, g, h, lr):
+    # h ← h + ΔW² ;  W ← W - η · ΔW / (√h + 1e-7)
+    for i in range(len(p)):
+        h[i] += g[i] * g[i]
+        p[i] -= lr * g[i] / (math.sqrt(h[i]) + LOG_GUARD)
+
+
+def adam_update(p, g, m, v, lr_t, beta1, beta2):
+    # m ← m + (1-β1)(ΔW - m) ;  v ← v + (1-β2)(ΔW² - v) ;  W ← W - η_t · m / (√v + 1e-7)
+    for i in range(len(p)):
+        m[i] += (1.0 - beta1) * (g[i] - m[i])
+        v[i] += (1.0 - beta2) * (g[i] * g[i] - v[i])
+        p[i] -= lr_t * m[i] / (math.sqrt(v[i]) + LOG_GUARD)
+
+
+def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
+    """Apply one optimizer step to every tensor; `lr` is η_t for Adam (see Adam.step_lr)."""
+    for p in range(len(params)):
+        if kind == SGD:
+            sgd_update(params[p], grads[p], lr)
+        elif kind == MOMENTUM:
+            momentum_update(params[p], grads[p], state1[p], lr, momentum)
+        elif kind == ADAGRAD:
+            adagrad_update(params[p], grads[p], state1[p], lr)
+        else:
+            adam_update(params[p], grads[p], state1[p], state2[p], lr, beta1, beta2)
+
+
+def train_step(X, T, batch, params, grads, sizes, activation, output, weight_decay,
+               Z, H, dZ, dH, kind, state1, state2, lr, momentum, beta1, beta2):
+    """Gradient over the minibatch, then one update.  Returns the loss before the update."""
+    loss = batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
+                          Z, H, dZ, dH)
+    optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
+    return loss
+
+
+def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads, sizes,
+                            activation, output, weight_decay, Z, H, dZ, dH, X, T, Y_labels,
+                            kind, state1, state2, lrs, momentum, beta1, beta2, losses):
+    """`steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s].
+
+    This is the loop the CLI runs: the data stays as uint8 pixels, each step gathers its
+    minibatch, and losses[s] receives the step's loss.
+    """
+    n_in = sizes[0]
+    n_out = sizes[len(sizes) - 1]
+    for s in range(steps):
+        gather_batch(pixels, labels, indices[s * batch:(s + 1) * batch], batch, n_in, n_out,
+                     X, T, Y_labels)
+        losses[s] = train_step(X, T, batch, params, grads, sizes, activation, output,
+                               weight_decay, Z, H, dZ, dH, kind, state1, state2, lrs[s],
+                               momentum, beta1, beta2)

@@ -1,0 +1,299 @@
+"""MultiLayerNet and TwoLayerNet: the book's API over the per-neuron loops of `loopnet.kernels`."""
+
+import math
+from collections.abc import Sequence
+
+from loopnet import kernels
+from loopnet.backends import get_backend
+from loopnet.errors import ConfigError, DataError, ShapeError
+from loopnet.rng import Rng
+
+ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
+OUTPUTS = {"softmax": kernels.SOFTMAX, "identity": kernels.IDENTITY}
+WEIGHT_INITS = ("he", "xavier", "uniform")
+NUMERICAL_H = 1e-4  # central-difference step of the book's numerical_gradient
+
+
+def check_sizes(sizes: Sequence[int]) -> list[int]:
+    """Layer widths (input, hidden..., output) as positive ints; at least input and output."""
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ConfigError(f"sizes needs an input and an output width, got {sizes}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int) or s <= 0:
+            raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
+    return sizes
+
+
+def weight_init_std(weight_init, n_in: int, n_out: int) -> float:
+    """σ of the normal init (or ε of the uniform one) for a layer with n_in inputs."""
+    if weight_init == "he":
+        return math.sqrt(2.0 / n_in)  # He: N(0, √(2/n_in))
+    if weight_init == "xavier":
+        return math.sqrt(1.0 / n_in)  # Xavier: N(0, √(1/n_in))
+    if weight_init == "uniform":
+        return math.sqrt(6.0) / math.sqrt(n_in + n_out)  # Coursera ex4: U[-ε, ε]
+    return float(weight_init)
+
+
+def init_params(sizes: Sequence[int], weight_init, seed: int) -> list[list[float]]:
+    """[W1, B1, W2, B2, ...] as flat lists, W drawn row-major from Rng(seed), B = 0.
+
+    Normal schemes: W_{i,j} = σ · normal(); uniform: W_{i,j} = ε · (2 · uniform() - 1).
+    """
+    if isinstance(weight_init, str):
+        if weight_init not in WEIGHT_INITS:
+            raise ConfigError(
+                f"unknown weight_init {weight_init!r} (a number, or one of {', '.join(WEIGHT_INITS)})"
+            )
+    elif isinstance(weight_init, bool) or not isinstance(weight_init, (int, float)) or not (
+        weight_init > 0 and math.isfinite(weight_init)
+    ):
+        raise ConfigError(f"weight_init must be a positive std or a scheme name, got {weight_init!r}")
+    rng = Rng(seed)
+    tensors = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        scale = weight_init_std(weight_init, n_in, n_out)
+        if weight_init == "uniform":
+            W = [scale * (2.0 * rng.uniform() - 1.0) for _ in range(n_in * n_out)]
+        else:
+            W = [scale * rng.normal() for _ in range(n_in * n_out)]
+        tensors.append(W)
+        tensors.append([0.0] * n_out)
+    return tensors
+
+
+class MultiLayerNet:
+    """A fully connected network whose forward and backward passes are per-neuron loops.
+
+    sizes: widths (input, hidden..., output), e.g. [784, 50, 10].  Parameters are named
+    W1, b1, W2, b2, ... in layer order; `params` maps each name to its live flat buffer
+    (W row-major: W[i * n_out + j]); `get_params()` gives nested copies (W as n_in rows).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output: str = "softmax",
+        weight_init=0.01,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        backend: str = "python",
+        parallel: bool = False,
+    ) -> None:
+        self.sizes = check_sizes(sizes)
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+        if output not in OUTPUTS:
+            raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
+        weight_decay = float(weight_decay)
+        if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
+            raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.activation = activation
+        self.output = output
+        self.weight_init = weight_init
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.backend = get_backend(backend, parallel=parallel)
+        self.n_layers = len(self.sizes) - 1
+        self.names = []
+        for layer in range(1, self.n_layers + 1):
+            self.names += [f"W{layer}", f"b{layer}"]
+        b = self.backend
+        tensors = [b.float_buffer(t) for t in init_params(self.sizes, weight_init, seed)]
+        self.params = dict(zip(self.names, tensors))
+        self._params = b.tensor_list(tensors)
+        self._grads = b.tensor_list([b.zeros(len(t)) for t in tensors])
+        self._sizes = b.int_buffer(self.sizes)
+        widths = self.sizes[1:]
+        self._Z, self._H, self._dZ, self._dH = (
+            b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
+        )
+        self._activation = ACTIVATIONS[activation]
+        self._output = OUTPUTS[output]
+
+    # ------------------------------------------------------------------ shapes and parameters
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """(n_in, n_out) for W<l>, (n_out,) for b<l>."""
+        layer = int(name[1:]) - 1
+        if name[0] == "W":
+            return (self.sizes[layer], self.sizes[layer + 1])
+        return (self.sizes[layer + 1],)
+
+    def get_params(self) -> dict[str, list]:
+        """Copies of the parameters: W as n_in rows of n_out floats, b as a list."""
+        out = {}
+        for name in self.names:
+            flat = self.backend.to_list(self.params[name])
+            out[name] = _nest(flat, self.shape_of(name))
+        return out
+
+    def set_params(self, params: dict) -> None:
+        """Replace every parameter from nested sequences (lists, tuples, NumPy arrays)."""
+        unknown = sorted(set(params) - set(self.names))
+        missing = [n for n in self.names if n not in params]
+        if unknown or missing:
+            raise ShapeError(f"set_params expects {', '.join(self.names)}; "
+                             f"missing {missing or 'none'}, unknown {unknown or 'none'}")
+        flats = {}
+        for name in self.names:
+            shape = self.shape_of(name)
+            if len(shape) == 2:
+                flat, rows = self.backend.rows(params[name], shape[1], name)
+                if rows != shape[0]:
+                    raise ShapeError(f"{name} has {rows} rows, expected {shape[0]}")
+            else:
+                flat, rows = self.backend.rows([params[name]], shape[0], name)
+            flats[name] = flat
+        for name in self.names:  # copy only after every tensor validated: all or nothing
+            buf = self.params[name]
+            for i, v in enumerate(flats[name]):
+                buf[i] = v
+
+    # ------------------------------------------------------------------ input preparation
+    def _inputs(self, x) -> tuple:
+        X, count = self.backend.rows(x, self.sizes[0], "input")
+        if count == 0:
+            raise ShapeError("input has no rows")
+        return X, count
+
+    def _teachers(self, t, count: int) -> tuple:
+        """T rows (one-hot for int labels) and int labels (argmax of rows) for `count` examples."""
+        n_out = self.sizes[-1]
+        t = list(t) if not hasattr(t, "shape") else t
+        if len(t) != count:
+            raise ShapeError(f"{len(t)} teachers for {count} input rows")
+        first = t[0]
+        if _is_scalar(first):
+            labels = []
+            for v in t:
+                if not _is_scalar(v) or int(v) != v:
+                    raise DataError(f"labels must be integers, got {v!r}")
+                label = int(v)
+                if not 0 <= label < n_out:
+                    raise DataError(f"label {label} is outside 0..{n_out - 1}")
+                labels.append(label)
+            rows = [[1.0 if k == label else 0.0 for k in range(n_out)] for label in labels]
+            T, _ = self.backend.rows(rows, n_out, "teacher")
+        else:
+            T, _ = self.backend.rows(t, n_out, "teacher")
+            flat = self.backend.to_list(T)
+            labels = [_argmax(flat[n * n_out:(n + 1) * n_out]) for n in range(count)]
+        return T, self.backend.int_buffer(labels)
+
+    # ------------------------------------------------------------------ forward
+    def predict(self, x) -> list[list[float]]:
+        """Scores A of each row (the last Affine's output, before softmax)."""
+        X, count = self._inputs(x)
+        n_out = self.sizes[-1]
+        scores = self.backend.zeros(count * n_out)
+        self.backend.kernels.predict_rows(X, count, self._params, self._sizes, self._activation,
+                                          self._output, scores, self._Z, self._H)
+        return _nest(self.backend.to_list(scores), (count, n_out))
+
+    def loss(self, x, t) -> float:
+        """Batch loss L = (1/N) Σ E_n + (λ/2) Σ W²."""
+        X, count = self._inputs(x)
+        T, _ = self._teachers(t, count)
+        return self._loss(X, T, count)
+
+    def _loss(self, X, T, count: int) -> float:
+        return float(self.backend.kernels.batch_loss(
+            X, T, count, self._params, self._sizes, self._activation, self._output,
+            self.weight_decay, self._Z, self._H))
+
+    def accuracy(self, x, t) -> float:
+        """Fraction of rows whose largest score is the label (argmax of t for one-hot rows)."""
+        X, count = self._inputs(x)
+        _, labels = self._teachers(t, count)
+        correct = self.backend.kernels.count_correct(
+            X, labels, count, self._params, self._sizes, self._activation, self._Z, self._H)
+        return correct / count
+
+    # ------------------------------------------------------------------ gradients
+    def gradient(self, x, t) -> dict[str, list]:
+        """Backprop gradients ΔW + λW and ΔB, nested like `get_params()`."""
+        X, count = self._inputs(x)
+        T, _ = self._teachers(t, count)
+        self._gradient(X, T, count)
+        return {name: _nest(self.backend.to_list(g), self.shape_of(name))
+                for name, g in zip(self.names, self._grads)}
+
+    def _gradient(self, X, T, count: int) -> float:
+        return float(self.backend.kernels.batch_gradient(
+            X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
+            self.weight_decay, self._Z, self._H, self._dZ, self._dH))
+
+    def numerical_gradient(self, x, t) -> dict[str, list]:
+        """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
+        X, count = self._inputs(x)
+        T, _ = self._teachers(t, count)
+        out = {}
+        for name in self.names:
+            size = len(self.params[name])
+            values = [self.numerical_partial(X, T, count, name, i) for i in range(size)]
+            out[name] = _nest(values, self.shape_of(name))
+        return out
+
+    def numerical_partial(self, X, T, count: int, name: str, index: int) -> float:
+        """∂L/∂(params[name][index]) by central difference, on prepared buffers X, T."""
+        buf = self.params[name]
+        saved = buf[index]
+        buf[index] = saved + NUMERICAL_H
+        upper = self._loss(X, T, count)
+        buf[index] = saved - NUMERICAL_H
+        lower = self._loss(X, T, count)
+        buf[index] = saved
+        return (upper - lower) / (2 * NUMERICAL_H)
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, x, t, optimizer) -> float:
+        """Gradient and one optimizer update in a single kernel call; returns the loss before it."""
+        X, count = self._inputs(x)
+        T, _ = self._teachers(t, count)
+        return self._train_step(X, T, count, optimizer)
+
+    def _train_step(self, X, T, count: int, optimizer) -> float:
+        s1, s2 = optimizer.state_lists(self.backend, self.names, self._params)
+        return float(self.backend.kernels.train_step(
+            X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
+            self.weight_decay, self._Z, self._H, self._dZ, self._dH, optimizer.kind, s1, s2,
+            optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
+
+    def config(self) -> dict:
+        """The constructor arguments that define this network (for saving)."""
+        return {"sizes": self.sizes, "activation": self.activation, "output": self.output,
+                "weight_decay": self.weight_decay}
+
+    def __repr__(self) -> str:
+        return (f"MultiLayerNet({self.sizes}, activation={self.activation!r}, "
+                f"output={self.output!r}, backend={self.backend.name!r})")
+
+
+class TwoLayerNet(MultiLayerNet):
+    """The book's TwoLayerNet: input → Affine → activation → Affine → softmax-with-loss."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int,
+                 weight_init_std=0.01, **kwargs) -> None:
+        super().__init__([input_size, hidden_size, output_size], weight_init=weight_init_std,
+                         **kwargs)
+
+
+def _is_scalar(v) -> bool:
+    return isinstance(v, (int, float)) or (hasattr(v, "shape") and v.shape == ())
+
+
+def _argmax(values: Sequence[float]) -> int:
+    best = 0
+    for k in range(1, len(values)):
+        if values[k] > values[best]:
+            best = k
+    return best
+
+
+def _nest(flat: list[float], shape: tuple[int, ...]) -> list:
+    if len(shape) == 1:
+        return list(flat)
+    cols = shape[1]
+    return [flat[r * cols:(r + 1) * cols] for r in range(shape[0])]
