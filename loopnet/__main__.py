@@ -1,0 +1,7 @@
+"""`python -m loopnet` runs the command line."""
+
+import sys
+
+from loopnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,84 @@
+"""The Numba backend: the functions of `loopnet.kernels`, compiled unchanged with `numba.njit`.
+
+A second copy of the kernels module is loaded under another name and every function in it is
+replaced by its compiled dispatcher, so kernels that call each other resolve to compiled code while
+`loopnet.kernels` itself stays plain Python for the Python backend.  No `fastmath`: the compiled
+loops do the same float64 operations in the same order, so results are bit-for-bit those of the
+Python backend ("exact mode").
+"""
+
+import importlib.util
+import inspect
+
+import sys
+
+import numba
+import numpy as np
+from numba.typed import List
+
+from loopnet import kernels as python_kernels
+from loopnet.errors import DataError, ShapeError
+
+COMPILED_MODULE = "loopnet._compiled_kernels"
+
+
+def _compile_kernels():
+    """Load loopnet/kernels.py afresh and njit every function defined in it."""
+    if COMPILED_MODULE in sys.modules:
+        return sys.modules[COMPILED_MODULE]
+    spec = importlib.util.spec_from_file_location(COMPILED_MODULE, python_kernels.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, fn in list(vars(module).items()):
+        if inspect.isfunction(fn) and fn.__module__ == COMPILED_MODULE:
+            setattr(module, name, numba.njit(cache=True)(fn))
+    sys.modules[COMPILED_MODULE] = module
+    return module
+
+
+class NumbaBackend:
+    """Buffers are contiguous float64 NumPy arrays; tensor lists are `numba.typed.List`."""
+
+    name = "numba"
+
+    def __init__(self, parallel: bool = False) -> None:
+        self.parallel = parallel
+        self.kernels = _compile_kernels()
+
+    def zeros(self, n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.float64)
+
+    def float_buffer(self, values) -> np.ndarray:
+        return np.array(values, dtype=np.float64).reshape(-1)
+
+    def int_buffer(self, values) -> np.ndarray:
+        return np.array(values, dtype=np.int64).reshape(-1)
+
+    def tensor_list(self, buffers: list) -> List:
+        typed = List.empty_list(numba.float64[::1])
+        for b in buffers:
+            typed.append(b)
+        return typed
+
+    def pixel_buffer(self, pixels: bytes) -> np.ndarray:
+        return np.frombuffer(pixels, dtype=np.uint8)
+
+    def to_list(self, buffer) -> list[float]:
+        return [float(v) for v in buffer]
+
+    def rows(self, rows, width: int, what: str) -> tuple[np.ndarray, int]:
+        """Rows as one flat float64 array; reject ragged rows, wrong widths and NaN."""
+        try:
+            arr = np.array(rows, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ShapeError(f"{what} rows are not equal-length sequences of numbers: {exc}") from None
+        if arr.ndim != 2 or arr.shape[1] != width:
+            got = arr.shape[1] if arr.ndim == 2 else "ragged or non-2-D"
+            raise ShapeError(f"{what} rows have {got} values, expected {width}")
+        if not np.isfinite(arr).all():
+            r = int(np.argwhere(~np.isfinite(arr))[0][0])
+            raise DataError(f"{what} row {r} contains NaN or infinity")
+        return np.ascontiguousarray(arr).reshape(-1), arr.shape[0]
+
+
+

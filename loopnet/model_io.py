@@ -1,0 +1,91 @@
+"""Models as versioned JSON (never pickle), written atomically.
+
+Format (version 1)::
+
+    {"format": "loopnet-model", "version": 1,
+     "sizes": [784, 50, 10], "activation": "relu", "output": "softmax", "weight_decay": 0.0,
+     "params": {"W1": [[...n_out floats...] x n_in rows], "b1": [...], ...},
+     "metadata": {...free-form: data, epochs, accuracy...}}
+
+Floats are written with Python's shortest round-trip repr, so loading gives back the same bits.
+"""
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from loopnet.errors import LoopnetError, ModelFileError
+from loopnet.network import MultiLayerNet
+
+FORMAT = "loopnet-model"
+VERSION = 1
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory, then rename."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def model_to_dict(net: MultiLayerNet, metadata: dict | None = None) -> dict:
+    """The JSON-ready description of `net`."""
+    return {"format": FORMAT, "version": VERSION, **net.config(),
+            "params": net.get_params(), "metadata": metadata or {}}
+
+
+def save_model(net: MultiLayerNet, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Save `net` as JSON at `path` (atomically: an existing file is never half-overwritten)."""
+    write_atomic(path, json.dumps(model_to_dict(net, metadata), allow_nan=False) + "\n")
+
+
+def load_model_dict(path: str | os.PathLike) -> dict:
+    """Read and validate a model file's JSON; ModelFileError names what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ModelFileError(f"model file {path} is not UTF-8 JSON") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"model file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a loopnet model file (no \"format\": \"{FORMAT}\")")
+    if data.get("version") != VERSION:
+        raise ModelFileError(f"{path} has model format version {data.get('version')!r}; "
+                             f"this loopnet reads version {VERSION}")
+    for key in ("sizes", "activation", "output", "params"):
+        if key not in data:
+            raise ModelFileError(f"model file {path} lacks {key!r}")
+    return data
+
+
+def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
+    """Rebuild the network saved at `path` on the given backend."""
+    data = load_model_dict(path)
+    try:
+        net = MultiLayerNet(data["sizes"], activation=data["activation"], output=data["output"],
+                            weight_decay=data.get("weight_decay", 0.0), backend=backend)
+        net.set_params(data["params"])
+    except LoopnetError as exc:
+        raise ModelFileError(f"model file {path} is invalid: {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"model file {path} is invalid: {exc}") from None
+    for name, buf in net.params.items():
+        if not all(math.isfinite(v) for v in buf):
+            raise ModelFileError(f"model file {path}: {name} contains NaN or infinity")
+    return net
