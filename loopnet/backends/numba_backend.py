@@ -9,7 +9,6 @@ Python backend ("exact mode").
 
 import importlib.util
 import inspect
-
 import sys
 
 import numba
@@ -18,6 +17,7 @@ from numba.typed import List
 
 from loopnet import kernels as python_kernels
 from loopnet.errors import DataError, ShapeError
+from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
 
 COMPILED_MODULE = "loopnet._compiled_kernels"
 
@@ -65,6 +65,23 @@ class NumbaBackend:
 
     def to_list(self, buffer) -> list[float]:
         return [float(v) for v in buffer]
+
+    def sample_indices(self, rng, n: int, count: int) -> np.ndarray:
+        """`count` draws of rng.randbelow(n), bit-identical to calling it `count` times.
+
+        SplitMix64 is counter-based (draw k mixes seed + k·γ), so the block is computed at once.
+        """
+        if not 1 <= n <= 1 << 32:
+            raise ValueError(f"randbelow needs 1 <= n <= 2**32, got {n}")
+        steps = np.arange(1, count + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            z = np.uint64(rng.state) + steps * np.uint64(GOLDEN_GAMMA)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
+            z = z ^ (z >> np.uint64(31))
+            indices = ((z >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32)
+        rng.skip(count)
+        return indices.astype(np.int64)
 
     def rows(self, rows, width: int, what: str) -> tuple[np.ndarray, int]:
         """Rows as one flat float64 array; reject ragged rows, wrong widths and NaN."""

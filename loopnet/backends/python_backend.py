@@ -32,6 +32,10 @@ class PythonBackend:
     def to_list(self, buffer) -> list[float]:
         return list(buffer)
 
+    def sample_indices(self, rng, n: int, count: int) -> list[int]:
+        """`count` draws of rng.randbelow(n), in order."""
+        return [rng.randbelow(n) for _ in range(count)]
+
     def rows(self, rows, width: int, what: str) -> tuple[list[float], int]:
         """Flatten a sequence of equal-length numeric rows; reject wrong widths and NaN."""
         flat: list[float] = []

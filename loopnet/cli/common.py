@@ -1,0 +1,91 @@
+"""Argument types and checks shared by the subcommands."""
+
+import argparse
+import os
+from pathlib import Path
+
+from loopnet.errors import ConfigError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """"784,50,10" → [784, 50, 10], each positive."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
+    return values
+
+
+def weight_init(text: str):
+    """A positive std such as 0.01, or a scheme name: he, xavier, uniform."""
+    if text in ("he", "xavier", "uniform"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a number nor one of he, xavier, uniform") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"init std must be positive, got {text}")
+    return value
+
+
+def check_writable(path: str | None, flag: str) -> None:
+    """Fail before any work if `path`'s directory does not exist or cannot be written."""
+    if path is None:
+        return
+    directory = Path(path).parent
+    if not directory.is_dir():
+        raise ConfigError(f"{flag} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ConfigError(f"{flag} {path}: directory {directory} is not writable")
+    if Path(path).is_dir():
+        raise ConfigError(f"{flag} {path} is a directory")
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--activation, --output, --weight-decay, --seed, --backend, --parallel."""
+    parser.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
+                        help="hidden-layer activation (default relu)")
+    parser.add_argument("--output", choices=["softmax", "identity"], default="softmax",
+                        help="output layer: softmax + cross-entropy, or identity + squared error")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
+                        help="L2 weight decay λ (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and sampling (default 0)")
+    parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto",
+                        help="python: the loops as written; numba: the same loops compiled; "
+                             "auto (default): numba when installed")
+    parser.add_argument("--parallel", action="store_true",
+                        help="numba only: split each minibatch across cores")

@@ -1,0 +1,139 @@
+"""`loopnet train`: the book's training run, with accuracy per epoch."""
+
+import argparse
+import json
+import sys
+import time
+
+from loopnet.cli.common import (
+    add_network_arguments,
+    check_writable,
+    int_list,
+    positive_float,
+    positive_int,
+    weight_init,
+)
+
+HELP = "train a network on digits (embedded synthetic set by default) and report accuracy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="synthetic",
+                        help="'synthetic' (default, generated and cached), 'mnist' (download), "
+                             "or a directory with the 4 MNIST IDX files")
+    parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
+                        help="hidden layer widths (default 50)")
+    parser.add_argument("--init", type=weight_init, default=0.01,
+                        help="weight init: a std (default 0.01, the book's) or he, xavier, uniform")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=positive_int, help="epochs of n_train/batch steps (default 5)")
+    length.add_argument("--iters", type=positive_int, help="total training steps instead of epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
+    parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate η (default 0.1)")
+    parser.add_argument("--optimizer", choices=["sgd", "momentum", "adagrad", "adam"], default="sgd",
+                        help="update rule (default sgd)")
+    add_network_arguments(parser)
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="use only the first N training and N test examples")
+    parser.add_argument("--save", metavar="MODEL.json", help="save the trained model as JSON")
+    parser.add_argument("--metrics", metavar="FILE.jsonl", help="write one JSON object per epoch")
+    parser.add_argument("--plot", metavar="FILE.png", help="plot loss and accuracy (needs loopnet[plot])")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from loopnet.data import load_data
+    from loopnet.model_io import save_model, write_atomic
+    from loopnet.network import MultiLayerNet
+    from loopnet.optimizers import make_optimizer
+    from loopnet.training import Trainer
+
+    for path, flag in ((args.save, "--save"), (args.metrics, "--metrics"), (args.plot, "--plot")):
+        check_writable(path, flag)
+    if args.plot:
+        from loopnet.plot import require_matplotlib
+
+        require_matplotlib()
+    train, test = load_data(args.data, seed=args.seed)
+    if args.limit:
+        train, test = train.head(args.limit), test.head(args.limit)
+    sizes = [train.n_features, *args.hidden, train.n_classes]
+    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+                        weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
+                        backend=args.backend, parallel=args.parallel)
+    optimizer = make_optimizer(args.optimizer, args.lr)
+    trainer = Trainer(net, optimizer, train, test, batch_size=args.batch_size, seed=args.seed)
+    epochs = args.epochs if args.iters is None and args.epochs is not None else None
+    if args.iters is None and epochs is None:
+        epochs = 5
+    mode = f"{net.backend.name}{' parallel' if args.parallel else ''}"
+    print(f"loopnet train: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
+          f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, backend {mode}; "
+          f"data {args.data}: {len(train)} train / {len(test)} test", flush=True)
+    if net.backend.name == "numba":
+        _warm_up(trainer, args.quiet)
+
+    bar = None
+    epoch_total = [0]
+
+    def on_steps(k: int) -> None:
+        nonlocal bar
+        if bar is None and not args.quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=min(trainer.steps_per_epoch, epoch_total[0]), leave=False,
+                       desc=f"epoch {len(results) + 1}", unit="step", file=sys.stderr)
+        if bar is not None:
+            bar.update(k)
+
+    def on_epoch(result) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        results.append(result)
+        print(f"epoch {result.epoch:3d}  step {result.steps:6d}  loss {result.loss:.4f}  "
+              f"train acc {result.train_acc:.4f}  test acc {result.test_acc:.4f}  "
+              f"{result.epoch_train_seconds:.2f} s train + {result.eval_seconds:.2f} s eval",
+              flush=True)
+
+    results: list = []
+    total_steps = args.iters if args.iters is not None else epochs * trainer.steps_per_epoch
+    epoch_total[0] = total_steps
+    chunk = 1 if net.backend.name == "python" else 20
+    trainer.run(epochs=epochs, iters=args.iters, on_steps=on_steps, on_epoch=on_epoch,
+                chunk_steps=chunk)
+    last = results[-1]
+    print(f"done: {last.steps} steps in {last.train_seconds:.2f} s of training "
+          f"({1000 * last.train_seconds / last.steps:.3f} ms/step); "
+          f"test accuracy {last.test_acc:.4f}")
+    meta = {"data": args.data, "steps": last.steps, "optimizer": args.optimizer, "lr": args.lr,
+            "batch_size": args.batch_size, "seed": args.seed, "test_acc": last.test_acc,
+            "train_acc": last.train_acc}
+    if args.metrics:
+        lines = [json.dumps({**r.as_dict(), "backend": mode}) for r in results]
+        write_atomic(args.metrics, "\n".join(lines) + "\n")
+    if args.plot:
+        from loopnet.plot import plot_training
+
+        plot_training(trainer.step_losses, results, args.plot)
+    if args.save:
+        save_model(net, args.save, meta)
+        print(f"saved model to {args.save}")
+    return 0
+
+
+def _warm_up(trainer, quiet: bool) -> None:
+    """Compile (or load from Numba's cache) before timing starts; say so when it is slow."""
+    start = time.perf_counter()
+    if not quiet:
+        print("compiling… (numba kernels; cached after the first run)", end="", file=sys.stderr,
+              flush=True)
+    try:
+        trainer.warm_up()
+    finally:
+        if not quiet:
+            print(f"\r\033[Kkernels ready in {time.perf_counter() - start:.1f} s", file=sys.stderr,
+                  flush=True)
+
+

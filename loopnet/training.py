@@ -1,0 +1,194 @@
+"""The book's training loop over a `Dataset`, run by the kernels a chunk of steps per call.
+
+Each step draws `batch` training indices with replacement from the sampler
+``Rng(seed + SAMPLER_OFFSET)`` (``randbelow(n_train)``, in order), gathers X = pixel / 255 and
+one-hot T, and makes one optimizer step.  An epoch is ``max(n_train // batch, 1)`` steps; after
+each epoch train and test accuracy are measured (that time is not counted in `train_seconds`).
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from loopnet.data.dataset import Dataset
+from loopnet.errors import ConfigError, ShapeError
+from loopnet.network import MultiLayerNet
+from loopnet.optimizers import Optimizer
+from loopnet.rng import MASK64, Rng
+
+SAMPLER_OFFSET = 0x632BE59BD9B4E019  # the minibatch sampler's seed is seed + this (mod 2**64)
+EVAL_CHUNK = 1000  # examples gathered per evaluation call
+
+
+def sampler_for(seed: int) -> Rng:
+    """The minibatch sampler of a training run seeded with `seed`."""
+    return Rng((seed + SAMPLER_OFFSET) & MASK64)
+
+
+@dataclass
+class EpochResult:
+    """What one epoch produced; `train_seconds` is cumulative training time (evaluation excluded)."""
+
+    epoch: int
+    steps: int
+    loss: float
+    train_acc: float
+    test_acc: float | None
+    epoch_train_seconds: float
+    train_seconds: float
+    eval_seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_dataset(net: MultiLayerNet, data: Dataset, what: str) -> None:
+    if data.n_features != net.sizes[0]:
+        raise ShapeError(f"{what} examples have {data.n_features} values, the network takes "
+                         f"{net.sizes[0]} inputs")
+    if len(data) == 0:
+        raise ShapeError(f"{what} set is empty")
+    if data.labels and max(data.labels) >= net.sizes[-1]:
+        raise ShapeError(f"{what} set has label {max(data.labels)} but the network has "
+                         f"{net.sizes[-1]} outputs")
+
+
+class DataFeed:
+    """A dataset held in backend buffers (uint8 pixels, int labels) plus gather buffers."""
+
+    def __init__(self, net: MultiLayerNet, data: Dataset, batch: int) -> None:
+        b = net.backend
+        self.net = net
+        self.count = len(data)
+        self.pixels = b.pixel_buffer(data.pixels)
+        self.labels = b.int_buffer(list(data.labels))
+        self.batch = batch
+        self.X = b.zeros(batch * net.sizes[0])
+        self.T = b.zeros(batch * net.sizes[-1])
+        self.Y_labels = b.int_buffer([0] * batch)
+
+    def gather(self, indices, count: int) -> None:
+        """Fill X, T and Y_labels with the examples `indices[:count]`."""
+        net = self.net
+        net.backend.kernels.gather_batch(self.pixels, self.labels, indices, count, net.sizes[0],
+                                         net.sizes[-1], self.X, self.T, self.Y_labels)
+
+
+def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None) -> float:
+    """Fraction of `data` whose argmax score equals the label."""
+    _check_dataset(net, data, "evaluation")
+    feed = feed or DataFeed(net, data, min(EVAL_CHUNK, len(data)))
+    correct = 0
+    for start in range(0, len(data), feed.batch):
+        count = min(feed.batch, len(data) - start)
+        feed.gather(net.backend.int_buffer(range(start, start + count)), count)
+        correct += net.backend.kernels.count_correct(
+            feed.X, feed.Y_labels, count, net._params, net._sizes, net._activation,
+            net._Z, net._H)
+    return correct / len(data)
+
+
+def confusion_matrix(net: MultiLayerNet, data: Dataset) -> list[list[int]]:
+    """counts[true][predicted] over `data`."""
+    _check_dataset(net, data, "evaluation")
+    n_out = net.sizes[-1]
+    counts = [[0] * n_out for _ in range(n_out)]
+    for start in range(0, len(data), EVAL_CHUNK):
+        rows = [data.row(i) for i in range(start, min(start + EVAL_CHUNK, len(data)))]
+        for offset, scores in enumerate(net.predict(rows)):
+            predicted = max(range(n_out), key=scores.__getitem__)
+            counts[data.labels[start + offset]][predicted] += 1
+    return counts
+
+
+class Trainer:
+    """Runs minibatch SGD-style training of `net` on `train`, evaluating on `test` each epoch."""
+
+    def __init__(self, net: MultiLayerNet, optimizer: Optimizer, train: Dataset,
+                 test: Dataset | None = None, batch_size: int = 100, seed: int = 0) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ConfigError(f"batch size must be a positive integer, got {batch_size}")
+        _check_dataset(net, train, "training")
+        if test is not None:
+            _check_dataset(net, test, "test")
+        self.net = net
+        self.optimizer = optimizer
+        self.train = train
+        self.test = test
+        self.batch = batch_size
+        self.sampler = sampler_for(seed)
+        self.steps_per_epoch = max(len(train) // batch_size, 1)
+        self.feed = DataFeed(net, train, batch_size)
+        self.eval_feeds = {id(d): DataFeed(net, d, min(EVAL_CHUNK, len(d)))
+                           for d in (train, test) if d is not None}
+        self.step_losses: list[float] = []
+
+    def warm_up(self) -> None:
+        """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
+        self._run_steps(0)
+        self.net.backend.kernels.count_correct(
+            self.feed.X, self.feed.Y_labels, 0, self.net._params, self.net._sizes,
+            self.net._activation, self.net._Z, self.net._H)
+
+    def accuracy(self, data: Dataset) -> float:
+        """Accuracy on the training or test set, through its prepared buffers."""
+        return accuracy_on(self.net, data, self.eval_feeds[id(data)])
+
+    def _run_steps(self, steps: int) -> list[float]:
+        net, b, feed = self.net, self.net.backend, self.feed
+        indices = b.sample_indices(self.sampler, len(self.train), steps * self.batch)
+        lrs = b.float_buffer([self.optimizer.step_lr() for _ in range(steps)])
+        losses = b.zeros(steps)
+        s1, s2 = self.optimizer.state_lists(b, net.names, net._params)
+        opt = self.optimizer
+        b.kernels.train_steps_from_pixels(
+            feed.pixels, feed.labels, indices, steps, self.batch, net._params, net._grads,
+            net._sizes, net._activation, net._output, net.weight_decay, net._Z, net._H,
+            net._dZ, net._dH, feed.X, feed.T, feed.Y_labels, opt.kind, s1, s2, lrs,
+            opt.momentum, opt.beta1, opt.beta2, losses)
+        return b.to_list(losses)
+
+    def run(self, epochs: int | None = None, iters: int | None = None,
+            on_steps: Callable[[int], None] | None = None,
+            on_epoch: Callable[[EpochResult], None] | None = None,
+            chunk_steps: int = 1) -> list[EpochResult]:
+        """Train for `epochs` epochs or `iters` steps (the last epoch may be partial).
+
+        `on_steps(k)` is called after every `chunk_steps` steps (for progress bars);
+        `on_epoch(result)` after each epoch's evaluation.
+        """
+        if (epochs is None) == (iters is None):
+            raise ConfigError("give exactly one of epochs and iters")
+        total = epochs * self.steps_per_epoch if epochs is not None else iters
+        if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+            raise ConfigError(f"the number of epochs/iterations must be positive, got {total}")
+        n_epochs = math.ceil(total / self.steps_per_epoch)
+        results = []
+        train_seconds = 0.0
+        done = 0
+        for epoch in range(1, n_epochs + 1):
+            steps = min(self.steps_per_epoch, total - done)
+            start = time.perf_counter()
+            epoch_losses: list[float] = []
+            remaining = steps
+            while remaining:
+                k = min(chunk_steps, remaining)
+                epoch_losses += self._run_steps(k)
+                remaining -= k
+                if on_steps:
+                    on_steps(k)
+            epoch_seconds = time.perf_counter() - start
+            train_seconds += epoch_seconds
+            done += steps
+            self.step_losses += epoch_losses
+            start = time.perf_counter()
+            train_acc = self.accuracy(self.train)
+            test_acc = self.accuracy(self.test) if self.test is not None else None
+            result = EpochResult(epoch, done, sum(epoch_losses) / len(epoch_losses), train_acc,
+                                 test_acc, epoch_seconds, train_seconds,
+                                 time.perf_counter() - start)
+            results.append(result)
+            if on_epoch:
+                on_epoch(result)
+        return results
