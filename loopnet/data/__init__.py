@@ -1,0 +1,45 @@
+"""Data sets as uint8 bytes: IDX files, MNIST (local or downloaded) and the synthetic digits."""
+
+from pathlib import Path
+
+from loopnet.data.dataset import Dataset
+from loopnet.data.idx import PathLike, cache_root, read_idx, write_idx
+from loopnet.data.mnist import download_mnist, load_mnist
+from loopnet.data.synthetic import generate_digits, synthetic_dataset
+from loopnet.errors import DataError
+
+__all__ = [
+    "Dataset",
+    "cache_root",
+    "download_mnist",
+    "generate_digits",
+    "load_data",
+    "load_mnist",
+    "read_idx",
+    "synthetic_dataset",
+    "write_idx",
+]
+
+
+def load_data(
+    spec: str | PathLike, *, seed: int = 0, cache_dir: PathLike | None = None
+) -> tuple[Dataset, Dataset]:
+    """``(train, test)`` for a data spec.
+
+    ``"synthetic"``: the default generated digits (seeded by `seed`, cached). ``"mnist"``: the
+    official MNIST files, downloaded into the cache if needed. Anything else: a directory
+    holding the four MNIST-named IDX files. Raises DataError for a directory that does not
+    exist or lacks the files, and DownloadError when MNIST cannot be fetched.
+    """
+    if spec == "synthetic":
+        return synthetic_dataset(seed=seed, cache_dir=cache_dir)
+    if spec == "mnist":
+        return load_mnist(download_mnist(cache_dir))
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise DataError(
+            f"data {str(spec)!r} is neither 'synthetic', 'mnist' nor an existing directory "
+            "(a directory must hold train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally .gz)"
+        )
+    return load_mnist(folder)
