@@ -1,0 +1,187 @@
+"""`loopnet trace`: the printed numbers are the kernels' numbers (parsed back and compared)."""
+
+import re
+
+import pytest
+
+from loopnet import SGD, MultiLayerNet
+from loopnet.cli import main
+from loopnet.rng import Rng
+from loopnet.trace import render, trace_batch
+
+# "LHS = ... = value" or "LHS ← ... = value": the symbol and the final number of a line
+LINE = re.compile(r"^(\S+) (?:=|←) .* = (\S+)$")
+
+
+def parse(text: str) -> dict[str, float]:
+    """Last printed value of every symbol (later lines overwrite earlier ones, like ←)."""
+    values = {}
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if m:
+            values[m.group(1)] = float(m.group(2))
+    return values
+
+
+def run_cli(capsys, *args: str) -> str:
+    assert main(["trace", *args]) == 0
+    return capsys.readouterr().out
+
+
+def batch(sizes, n, seed=5, zeros=True):
+    rng = Rng(seed)
+    rows = [[0.0 if zeros and rng.uniform() < 0.3 else rng.uniform() for _ in range(sizes[0])]
+            for _ in range(n)]
+    return rows, [rng.randbelow(sizes[-1]) for _ in range(n)]
+
+
+def grad_symbols(net, grads):
+    """gradient() values keyed by the trace's symbols ΔW_{i,j}^(l), ΔB_j^(l)."""
+    out = {}
+    for l in range(1, net.n_layers + 1):
+        for i, row in enumerate(grads[f"W{l}"]):
+            for j, v in enumerate(row):
+                out[f"ΔW_{{{i + 1},{j + 1}}}^({l})"] = v
+        for j, v in enumerate(grads[f"b{l}"]):
+            out[f"ΔB_{j + 1}^({l})"] = v
+    return out
+
+
+CONFIGS = [
+    ([3, 4, 3], "relu", "softmax", 0.0, 1),
+    ([3, 4, 3], "relu", "softmax", 0.01, 3),
+    ([5, 4, 3, 2], "sigmoid", "softmax", 0.0, 4),
+    ([4, 6, 3], "tanh", "identity", 0.02, 2),
+    ([12, 10, 3], "relu", "softmax", 0.0, 3),  # Σ forms and skipped zero inputs
+]
+
+
+@pytest.mark.parametrize("sizes,activation,output,lam,n", CONFIGS)
+def test_printed_gradients_loss_and_update_are_the_kernels(sizes, activation, output, lam, n):
+    net = MultiLayerNet(sizes, activation=activation, output=output, weight_init="he",
+                        weight_decay=lam, seed=11)
+    x, t = batch(sizes, n)
+    before = {k: list(v) for k, v in net.params.items()}
+    values = parse(render(trace_batch(net, x, t, lr=0.05), "text", 17))
+    assert {k: list(v) for k, v in net.params.items()} == before  # the net is untouched
+    grads = grad_symbols(net, net.gradient(x, t))
+    for sym, g in grads.items():
+        # a weight whose inputs were all 0 gets no line: its gradient is λW (0 when λ = 0)
+        if sym.startswith("ΔW") and sym not in values:
+            assert lam != 0.0 or g == 0.0, sym
+            continue
+        assert values[sym] == g, sym
+    assert values["L"] == net.loss(x, t)
+    stepped = MultiLayerNet(sizes, activation=activation, output=output, weight_init="he",
+                            weight_decay=lam, seed=11)
+    stepped.train_step(x, t, SGD(0.05))
+    for l in range(1, len(sizes)):
+        W, n_out = stepped.params[f"W{l}"], sizes[l]
+        for p, w in enumerate(W):
+            sym = f"W_{{{p // n_out + 1},{p % n_out + 1}}}^({l})"
+            if sym in values:
+                assert values[sym] == w
+            else:  # not printed: zero gradient, so unchanged
+                assert w == net.params[f"W{l}"][p]
+        for j, b in enumerate(stepped.params[f"b{l}"]):
+            assert values[f"B_{j + 1}^({l})"] == b
+
+
+def test_forward_values_match_predict_for_one_example():
+    net = MultiLayerNet([3, 4, 3], weight_init="he", seed=3)
+    x, t = batch([3, 4, 3], 1)
+    values = parse(render(trace_batch(net, x, t), "text", 17))
+    scores = net.predict(x)[0]
+    for k, a in enumerate(scores):
+        assert values[f"A_{k + 1}"] == a
+    assert values["E"] == net.loss(x, t)
+
+
+def test_default_trace_is_the_articles_3_4_3_network(capsys):
+    out = run_cli(capsys)
+    assert "sizes 3-4-3" in out and "Numbers have 4 significant digits" in out
+    for sym in ("X_1", "H_4", "A_3", "Y_3"):
+        assert sym in out
+    lines = out.splitlines()
+    first = next(line for line in lines if line.startswith("H_2 = "))
+    assert first.startswith("H_2 = ReLU(Z_2) = ReLU(B_2^(1) + X_1·W_{1,2}^(1) + X_2·W_{2,2}^(1)")
+    # NOTATION's order: forward, softmax, loss, backward (a, ΔB, ΔW, h, gate), update
+    order = ["H_1 =", "A_1 =", "M =", "Y_1 =", "E =", "a_1 =", "ΔB_1^(2) ←", "ΔW_{1,1}^(2) ←",
+             "h_1 =", "z_1 =", "ΔB_1^(1) ←", "L =", "B_1^(1) ←"]
+    positions = [next(n for n, line in enumerate(lines) if line.startswith(p)) for p in order]
+    assert positions == sorted(positions)
+    # every number has exactly the stated 4 significant digits (or is an exact integer)
+    for m in re.finditer(r"(?<![\w^(,{])-?\d+\.\d+(?:e[-+]\d+)?", out.split("== Forward")[1]):
+        digits = m.group().lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+        assert len(digits) == 4 or m.group().rstrip("0").endswith("."), m.group()
+
+
+def test_minibatch_shows_accumulation_across_examples(capsys):
+    out = run_cli(capsys, "--batch", "3", "--precision", "17")
+    assert "example 3 of 3" in out
+    rows = [line for line in out.splitlines() if line.startswith("ΔB_1^(2) ←")]
+    assert len(rows) == 3
+    # each example starts from the previous running sum
+    running = [float(r.rsplit(" = ", 1)[1]) for r in rows]
+    starts = [float(r.split(" = ")[1].split(" + ")[0]) for r in rows]
+    assert starts == [0.0, running[0], running[1]]
+
+
+def test_focus_on_one_neuron_of_a_big_network(capsys):
+    out = run_cli(capsys, "--sizes", "30,8,5", "--layer", "1", "--neuron", "3",
+                  "--precision", "17", "--seed", "2")
+    values = parse(out)
+    hidden = {k for k in values if k.startswith(("H_", "ΔB_", "z_", "h_"))}
+    assert hidden <= {"H_3", "ΔB_3^(1)", "z_3", "h_3"} and "H_3" in hidden
+    assert all(k.endswith(",3}^(1)") for k in values if k.startswith(("ΔW", "W_")))
+    assert "Σ_i X_i·W_{i,3}^(1)" in out  # 30 inputs: the symbolic sum is written with Σ
+    assert "H = [" in out or "A = [" in out
+
+
+def test_zero_inputs_are_counted_not_listed():
+    net = MultiLayerNet([6, 2, 2], weight_init="he", seed=1)
+    x = [[0.0, 0.5, 0.0, 0.0, 0.25, 0.0]]
+    text = render(trace_batch(net, x, [1]), "text", 4)
+    h1 = next(line for line in text.splitlines() if line.startswith("H_1 ="))
+    assert "[4 inputs = 0 skipped]" in h1
+    assert "0.5000·" in h1 and "0.2500·" in h1
+    assert "(4 of X_i are 0" in text
+    assert not any(line.startswith("ΔW_{1,") and "^(1)" in line.split()[0]
+                   for line in text.splitlines())
+
+
+def test_markdown_and_latex_render_equations(capsys):
+    md = run_cli(capsys, "--format", "markdown")
+    assert "$$\n\\begin{aligned}\nH_{1} &= \\operatorname{ReLU}(Z_{1})" in md
+    tex = run_cli(capsys, "--format", "latex", "--sizes", "3,20,3")
+    assert tex.startswith("\\documentclass{article}") and tex.rstrip().endswith("\\end{document}")
+    assert "\\Delta W_{1,1}^{(1)} &\\leftarrow" in tex
+    assert "\\#0" in tex and "&\\qquad +" in tex  # escaped title, long sums broken
+
+
+def test_sigmoid_tanh_and_identity_gates_are_written_out(capsys):
+    out = run_cli(capsys, "--activation", "sigmoid", "--output", "identity")
+    assert "z_1 = h_1·H_1·(1 - H_1) = " in out
+    assert "E = ½Σ_k (Y_k - T_k)² = ½(" in out
+    out = run_cli(capsys, "--activation", "tanh", "--sizes", "3,4,4,3")
+    assert "z_1^(1) = h_1^(1)·(1 - H_1^(1)²) = " in out
+
+
+def test_trace_a_real_digit_from_data(capsys):
+    pytest.importorskip("loopnet.data")
+    out = run_cli(capsys, "--data", "synthetic", "--example", "2", "--layer", "2",
+                  "--neuron", "1")
+    assert "sizes 784-50-10" in out and "train #2, label" in out
+    assert "Σ_i H_i·W_{i,1}^(2)" in out or "H_1·W_{1,1}^(2)" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--neuron", "2"], "--neuron needs --layer"),
+    (["--layer", "3"], "layer must be 1..2"),
+    (["--layer", "1", "--neuron", "5"], "layer 1 has neurons 1..4"),
+    (["--precision", "18"], "precision must be 1..17"),
+    (["--example", "-1"], "--example must be >= 0"),
+])
+def test_bad_options_exit_2(capsys, args, message):
+    assert main(["trace", *args]) == 2
+    assert message in capsys.readouterr().err
