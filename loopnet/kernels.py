@@ -220,6 +220,15 @@ def weight_decay_term(params, n_layers, weight_decay):
     return 0.5 * weight_decay * total
 
 
+def weight_decay_gradient(params, grads, n_layers, weight_decay):
+    # ΔW_{i,j} += λ · W_{i,j}   (the derivative of (λ/2) W², so every optimizer sees it)
+    for l in range(n_layers):
+        W = params[2 * l]
+        dW = grads[2 * l]
+        for i in range(len(W)):
+            dW[i] += weight_decay * W[i]
+
+
 def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, H):
     """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W²."""
     n_in = sizes[0]
@@ -253,12 +262,7 @@ def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight
     loss = total / batch
     if weight_decay != 0.0:
         loss += weight_decay_term(params, n_layers, weight_decay)
-        # the derivative of (λ/2) W² is λ·W, added to ΔW so every optimizer sees it
-        for l in range(n_layers):
-            W = params[2 * l]
-            dW = grads[2 * l]
-            for i in range(len(W)):
-                dW[i] += weight_decay * W[i]
+        weight_decay_gradient(params, grads, n_layers, weight_decay)
     return loss
 
 

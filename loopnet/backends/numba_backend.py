@@ -22,18 +22,30 @@ from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
 COMPILED_MODULE = "loopnet._compiled_kernels"
 
 
-def _compile_kernels():
-    """Load loopnet/kernels.py afresh and njit every function defined in it."""
-    if COMPILED_MODULE in sys.modules:
-        return sys.modules[COMPILED_MODULE]
-    spec = importlib.util.spec_from_file_location(COMPILED_MODULE, python_kernels.__file__)
+def compiled_copy(module_name: str, replacements: dict | None = None):
+    """Load loopnet/kernels.py afresh as `module_name` and njit every function defined in it.
+
+    `replacements` maps function names to other (already compiled) functions used instead.
+    """
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, python_kernels.__file__)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     for name, fn in list(vars(module).items()):
-        if inspect.isfunction(fn) and fn.__module__ == COMPILED_MODULE:
+        if inspect.isfunction(fn) and fn.__module__ == module_name:
+            # Numba names cache files after the qualname: keep each copy's entries apart
+            fn.__qualname__ = f"{module_name.rsplit('.', 1)[-1]}.{name}"
             setattr(module, name, numba.njit(cache=True)(fn))
-    sys.modules[COMPILED_MODULE] = module
+    for name, fn in (replacements or {}).items():
+        setattr(module, name, fn)
+    sys.modules[module_name] = module
     return module
+
+
+def _compile_kernels():
+    """The exact-mode kernels: loopnet/kernels.py compiled unchanged."""
+    return compiled_copy(COMPILED_MODULE)
 
 
 class NumbaBackend:
@@ -43,7 +55,12 @@ class NumbaBackend:
 
     def __init__(self, parallel: bool = False) -> None:
         self.parallel = parallel
-        self.kernels = _compile_kernels()
+        if parallel:
+            from loopnet.backends.numba_parallel import compile_parallel_kernels
+
+            self.kernels = compile_parallel_kernels()
+        else:
+            self.kernels = _compile_kernels()
 
     def zeros(self, n: int) -> np.ndarray:
         return np.zeros(n, dtype=np.float64)
