@@ -1,0 +1,33 @@
+"""`loopnet import`: turn .npz, PyTorch state_dict or JSON weights into a loopnet model file."""
+
+import argparse
+
+from loopnet.model_io import save_model
+from loopnet.network import ACTIVATIONS, OUTPUTS
+from loopnet.reference.export import FORMATS, import_weights
+
+HELP = "read .npz, PyTorch state_dict or JSON weights back into a loopnet model file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `loopnet import`."""
+    parser.add_argument("--model", required=True, help="loopnet model file (JSON) to write")
+    parser.add_argument("--format", choices=list(FORMATS), default=None,
+                        help="npz, torch or json (default: from IN's suffix .npz/.pt/.json)")
+    parser.add_argument("--activation", choices=list(ACTIVATIONS), default=None,
+                        help="override the stored activation (a state_dict has none: relu)")
+    parser.add_argument("--output", choices=list(OUTPUTS), default=None,
+                        help="override the stored output layer (a state_dict has none: softmax)")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="override the stored λ (default: stored, else 0)")
+    parser.add_argument("weights", metavar="IN", help="weights file written by loopnet export")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the weights, save the model; 0 on success."""
+    net, metadata = import_weights(args.weights, args.format, activation=args.activation,
+                                   output=args.output, weight_decay=args.weight_decay)
+    save_model(net, args.model, {**metadata, "imported_from": str(args.weights)})
+    print(f"wrote {'-'.join(map(str, net.sizes))} {net.activation} {net.output} model to "
+          f"{args.model}")
+    return 0
