@@ -8,6 +8,7 @@ from loopnet.errors import (
     LoopnetError,
     ModelFileError,
     ShapeError,
+    TrainingDivergedError,
 )
 from loopnet.graph import AddLayer, MulLayer
 from loopnet.network import MultiLayerNet, TwoLayerNet
@@ -32,5 +33,6 @@ __all__ = [
     "Rng",
     "SGD",
     "ShapeError",
+    "TrainingDivergedError",
     "TwoLayerNet",
 ]

@@ -27,3 +27,7 @@ class BackendError(LoopnetError, RuntimeError):
 
 class DownloadError(LoopnetError, OSError):
     """Data could not be downloaded or failed its checksum."""
+
+
+class TrainingDivergedError(LoopnetError, ArithmeticError):
+    """The loss became NaN or infinite during training (usually: the learning rate is too high)."""

@@ -55,7 +55,7 @@ def check_gradients(net: MultiLayerNet, x, t, samples: int | None = None, seed: 
             numeric = net.numerical_partial(X, T, count, name, i)
             diffs.append(abs(b - numeric))
             rels.append(relative_error(b, numeric))
-            if diffs[-1] > atol + rtol * max(abs(b), abs(numeric)):
+            if not diffs[-1] <= atol + rtol * max(abs(b), abs(numeric)):  # NaN fails too
                 failures += 1
         results.append(TensorCheck(name, len(diffs), size, sum(diffs) / len(diffs), max(diffs),
                                    max(rels), failures))

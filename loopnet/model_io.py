@@ -13,9 +13,9 @@ Floats are written with Python's shortest round-trip repr, so loading gives back
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
+from loopnet.atomic import write_file_atomic
 from loopnet.errors import LoopnetError, ModelFileError
 from loopnet.network import MultiLayerNet
 
@@ -24,20 +24,11 @@ VERSION = 1
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory, then rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    """Write `text` to `path` atomically; ModelFileError if its directory does not exist."""
+    directory = Path(path).parent
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, text)
 
 
 def model_to_dict(net: MultiLayerNet, metadata: dict | None = None) -> dict:
@@ -48,6 +39,9 @@ def model_to_dict(net: MultiLayerNet, metadata: dict | None = None) -> dict:
 
 def save_model(net: MultiLayerNet, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Save `net` as JSON at `path` (atomically: an existing file is never half-overwritten)."""
+    for name, buf in net.params.items():
+        if not all(math.isfinite(v) for v in buf):
+            raise ModelFileError(f"cannot save {path}: {name} contains NaN or infinity")
     write_atomic(path, json.dumps(model_to_dict(net, metadata), allow_nan=False) + "\n")
 
 

@@ -168,7 +168,7 @@ class MultiLayerNet:
         if _is_scalar(first):
             labels = []
             for v in t:
-                if not _is_scalar(v) or int(v) != v:
+                if not _is_scalar(v) or not math.isfinite(v) or int(v) != v:
                     raise DataError(f"labels must be integers, got {v!r}")
                 label = int(v)
                 if not 0 <= label < n_out:

@@ -1,9 +1,8 @@
 """Training curves with matplotlib (the optional `plot` extra)."""
 
-import os
-import tempfile
 from pathlib import Path
 
+from loopnet.atomic import atomic_output
 from loopnet.errors import ConfigError
 
 
@@ -37,14 +36,8 @@ def plot_training(step_losses: list[float], epochs: list, path: str) -> None:
     ax_acc.set_title("accuracy per epoch")
     ax_acc.legend()
     fig.tight_layout()
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".png",
-                               dir=target.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, target)
+        with atomic_output(path) as handle:
+            fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from loopnet.data.dataset import Dataset
-from loopnet.errors import ConfigError, ShapeError
+from loopnet.errors import ConfigError, ShapeError, TrainingDivergedError
 from loopnet.network import MultiLayerNet
 from loopnet.optimizers import Optimizer
 from loopnet.rng import MASK64, Rng
@@ -174,7 +174,12 @@ class Trainer:
             remaining = steps
             while remaining:
                 k = min(chunk_steps, remaining)
-                epoch_losses += self._run_steps(k)
+                losses = self._run_steps(k)
+                if not all(math.isfinite(v) for v in losses):
+                    raise TrainingDivergedError(
+                        f"training diverged: the loss became {losses[-1]} by step "
+                        f"{done + steps - remaining + k}; try a smaller --lr")
+                epoch_losses += losses
                 remaining -= k
                 if on_steps:
                     on_steps(k)

@@ -14,12 +14,11 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from loopnet.atomic import atomic_output as _atomic_output
 from loopnet.errors import DataError, ShapeError
 
 PathLike = str | os.PathLike[str]
@@ -57,27 +56,9 @@ def cache_root(cache_dir: PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "loopnet"
 
 
-@contextlib.contextmanager
-def atomic_output(path: PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside `path`; on a clean exit it replaces `path` atomically.
-
-    If the body raises, the temporary file is removed and `path` is left as it was, so no
-    reader ever sees a half-written file. The parent directory is created if needed.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600 files; data files are not secret
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+def atomic_output(path: PathLike) -> contextlib.AbstractContextManager[BinaryIO]:
+    """`loopnet.atomic.atomic_output`, creating the parent directory (cache folders) if needed."""
+    return _atomic_output(path, create_parents=True)
 
 
 def _read_up_to(stream: BinaryIO, count: int) -> bytes:

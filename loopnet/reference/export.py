@@ -23,10 +23,10 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
+from loopnet.atomic import write_file_atomic
 from loopnet.errors import BackendError, ModelFileError
 from loopnet.model_io import FORMAT as MODEL_FORMAT
 from loopnet.network import MultiLayerNet
@@ -66,20 +66,11 @@ def _torch():
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory, then rename."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    """Write `data` to `path` atomically; ModelFileError if its directory does not exist."""
+    directory = Path(path).parent
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, data)
 
 
 def _config(net: MultiLayerNet, metadata: dict | None) -> dict:
