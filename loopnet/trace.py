@@ -324,10 +324,12 @@ class _Tracer:
                          [Num(before[2 * l - 2][p]), "+", Num(inputs[i]), "·", Num(dz[j])]],
                         after[2 * l - 2][p], update=True))
         if zeros:
+            verb, rows, gain = (("is", "its row", "gains") if zeros == 1 else
+                                ("are", "their rows", "gain"))
             section.items.append([
                 Words(f"({zeros} of"), self.value_sym(l - 1, "i"),
-                Words(f"{'is' if zeros == 1 else 'are'} 0: the kernel skips their rows of"),
-                Sym("ΔW", "", l), Words(", which gain nothing)")])
+                Words(f"{verb} 0: the kernel skips {rows} of"), Sym("ΔW", "", l),
+                Words(f", which {gain} nothing)")])
 
     def send_back(self, section: Section, l: int, dz: list[float], dh: list[float]) -> None:
         """h_j = Σ_k W_{j,k}·z_k: what layer l sends back to neuron j of layer l-1."""
@@ -428,9 +430,10 @@ class _Tracer:
                          [Num(W[p]), "-", Num(self.lr), "·", Num(grads[2 * l - 2][p])]],
                         new[2 * l - 2][p], update=True))
             if unchanged:
-                section.items.append([Words(f"({unchanged} weights"), Sym("W", "", l),
-                                      Words("with"), Sym("ΔW", "", l),
-                                      Words("= 0 stay as they are)")])
+                noun, rest = ("weight", "= 0 stays as it is)") if unchanged == 1 else (
+                    "weights", "= 0 stay as they are)")
+                section.items.append([Words(f"({unchanged} {noun}"), Sym("W", "", l),
+                                      Words("with"), Sym("ΔW", "", l), Words(rest)])
             for j in range(n_out):
                 if self.shown(l, j):
                     s = str(j + 1)
@@ -514,9 +517,11 @@ def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None 
     tracer = _Tracer(net, X, T, count, names, lr, layer, neuron)
     sections, loss, grads, new = tracer.run()
     lines: list[Expr] = [[Words(h)] for h in header]
+    hidden = (f"{ACTIVATION_NAMES[net._activation]} hidden layers" if L > 1 else
+              "no hidden layer")
     lines.append([Words(
-        f"sizes {'-'.join(map(str, net.sizes))}, {ACTIVATION_NAMES[net._activation]} hidden "
-        f"layers, {net.output} output, N = {count}, η = {lr!r}, λ = {net.weight_decay!r}.")])
+        f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output, N = {count}, "
+        f"η = {lr!r}, λ = {net.weight_decay!r}.")])
     lines.append([Words(
         "Indices are 1-based as in the figures:"), Sym("W", "i,j", 1),
         Words("is W1[i-1][j-1] and class c is"), Sym("T", "c+1"),

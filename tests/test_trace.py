@@ -167,8 +167,10 @@ def test_sigmoid_tanh_and_identity_gates_are_written_out(capsys):
     assert "z_1^(1) = h_1^(1)·(1 - H_1^(1)²) = " in out
 
 
-def test_trace_a_real_digit_from_data(capsys):
-    pytest.importorskip("loopnet.data")
+def test_trace_a_real_digit_from_data(capsys, monkeypatch):
+    data = pytest.importorskip("loopnet.data")
+    small = (data.generate_digits(5, 0), data.generate_digits(5, 1))  # not the cached full set
+    monkeypatch.setattr(data, "load_data", lambda spec: small)
     out = run_cli(capsys, "--data", "synthetic", "--example", "2", "--layer", "2",
                   "--neuron", "1")
     assert "sizes 784-50-10" in out and "train #2, label" in out
