@@ -20,6 +20,7 @@ from loopnet.errors import DataError, ShapeError
 from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
 
 COMPILED_MODULE = "loopnet._compiled_kernels"
+CACHE_LINE_DOUBLES = 8  # 64 bytes
 
 
 def compiled_copy(module_name: str, replacements: dict | None = None):
@@ -56,13 +57,19 @@ class NumbaBackend:
     def __init__(self, parallel: bool = False) -> None:
         self.parallel = parallel
         if parallel:
-            from loopnet.backends.numba_parallel import compile_parallel_kernels
+            from loopnet.backends.numba_parallel import PARTS, compile_parallel_kernels
 
             self.kernels = compile_parallel_kernels()
+            self.work_sets = PARTS + 1  # set 0: the result; set t + 1: part t's own buffers
         else:
             self.kernels = _compile_kernels()
+            self.work_sets = 1
 
     def zeros(self, n: int) -> np.ndarray:
+        if self.parallel:
+            # a cache line of padding on each side: parts writing their own small buffers
+            # (ΔB, Z, H...) must not share cache lines with each other (false sharing)
+            return np.zeros(n + 2 * CACHE_LINE_DOUBLES)[CACHE_LINE_DOUBLES:CACHE_LINE_DOUBLES + n]
         return np.zeros(n, dtype=np.float64)
 
     def float_buffer(self, values) -> np.ndarray:

@@ -10,12 +10,20 @@ path — is the exact module's code: a third copy of `loopnet.kernels` is compil
 `batch_gradient` replaced by `batch_gradient_parallel` below.
 """
 
-import numba
-import numpy as np
-from numba import prange
-from numba.typed import List
+import os
 
-from loopnet.backends.numba_backend import _compile_kernels, compiled_copy
+# Between the parallel regions of consecutive steps the main thread runs the (serial) gather and
+# update.  libgomp's idle workers spin only briefly by default, then sleep, and waking a sleeping
+# worker cost milliseconds per step on the virtual machines measured here; spin longer.  Takes
+# effect only if OpenMP was not loaded yet, and never overrides the user's own setting.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import prange  # noqa: E402
+from numba.typed import List  # noqa: E402
+
+from loopnet.backends.numba_backend import _compile_kernels, compiled_copy  # noqa: E402
 
 PARTS = numba.config.NUMBA_NUM_THREADS
 # the part count is compiled in as a constant, so it is part of the module (and cache) name
@@ -24,54 +32,56 @@ K = _compile_kernels()
 
 
 @numba.njit(cache=True)
-def _buffers(sizes, parts):
-    """Per part: one work buffer per layer (widths sizes[1:])."""
+def _part_views(buffers, per_part, parts):
+    """Part t's slice of a backend tensor list: entries (t+1)·per_part ... (t+2)·per_part - 1."""
     out = List()
-    for _ in range(parts):
-        bufs = List()
-        for l in range(len(sizes) - 1):
-            bufs.append(np.zeros(sizes[l + 1]))
-        out.append(bufs)
+    for t in range(parts):
+        view = List()
+        for p in range(per_part):
+            view.append(buffers[(t + 1) * per_part + p])
+        out.append(view)
     return out
 
 
 def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, output, weight_decay,
                             Z, H, dZ, dH):
-    """Same contract as kernels.batch_gradient; Z, H, dZ, dH are unused (each part has its own)."""
+    """Same contract as kernels.batch_gradient.  The backend allocates PARTS + 1 sets of grads
+    and work buffers: set 0 receives the result, set t + 1 belongs to part t."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
+    n_tensors = 2 * n_layers
     parts = PARTS
-    part_grads = List()
-    for _ in range(parts):
-        g = List()
-        for p in range(len(grads)):
-            g.append(np.zeros(len(grads[p])))
-        part_grads.append(g)
-    part_Z = _buffers(sizes, parts)
-    part_H = _buffers(sizes, parts)
-    part_dZ = _buffers(sizes, parts)
-    part_dH = _buffers(sizes, parts)
+    part_grads = _part_views(grads, n_tensors, parts)
+    part_Z = _part_views(Z, n_layers, parts)
+    part_H = _part_views(H, n_layers, parts)
+    part_dZ = _part_views(dZ, n_layers, parts)
+    part_dH = _part_views(dH, n_layers, parts)
     part_loss = np.zeros(parts)
     for t in prange(parts):
         part = np.int64(t)
+        g = part_grads[part]
+        for p in range(n_tensors):
+            buf = g[p]
+            for i in range(len(buf)):
+                buf[i] = 0.0
         total = 0.0
         for n in range(part * batch // parts, (part + 1) * batch // parts):
-            K.forward_example(X, n * n_in, params, sizes, activation, part_Z[t], part_H[t])
-            total += K.output_loss(output, part_Z[t], part_H[t], T, n * n_out, sizes)
-            K.backward_example(X, n * n_in, T, n * n_out, batch, params, part_grads[t], sizes,
-                               activation, part_Z[t], part_H[t], part_dZ[t], part_dH[t])
-        part_loss[t] = total
+            K.forward_example(X, n * n_in, params, sizes, activation, part_Z[part], part_H[part])
+            total += K.output_loss(output, part_Z[part], part_H[part], T, n * n_out, sizes)
+            K.backward_example(X, n * n_in, T, n * n_out, batch, params, g, sizes, activation,
+                               part_Z[part], part_H[part], part_dZ[part], part_dH[part])
+        part_loss[part] = total
     # fixed-order reduction: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in ascending order
-    for p in range(len(grads)):
-        g = grads[p]
+    for p in range(n_tensors):
+        out = grads[p]
         first = part_grads[0][p]
-        for i in range(len(g)):
-            g[i] = first[i]
+        for i in range(len(out)):
+            out[i] = first[i]
         for t in range(1, parts):
             src = part_grads[t][p]
-            for i in range(len(g)):
-                g[i] += src[i]
+            for i in range(len(out)):
+                out[i] += src[i]
     total = 0.0
     for t in range(parts):
         total += part_loss[t]

@@ -12,6 +12,7 @@ class PythonBackend:
 
     name = "python"
     parallel = False
+    work_sets = 1  # sets of gradient and work buffers a network allocates (see numba_parallel)
     kernels = kernels
 
     def zeros(self, n: int) -> list[float]:
