@@ -1,0 +1,166 @@
+"""The numba backend compiles the same loops: results must be bit-for-bit the Python backend's."""
+
+import itertools
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import loopnet.backends
+from loopnet import BackendError, MultiLayerNet
+from loopnet.backends import get_backend
+from loopnet.backends.python_backend import PythonBackend
+from loopnet.data import Dataset, generate_digits
+from loopnet.optimizers import make_optimizer
+from loopnet.rng import Rng
+from loopnet.training import Trainer
+
+pytestmark = pytest.mark.numba_required
+
+SIZES = [12, 7, 5, 4]
+BATCH = 6
+ACTIVATIONS = ["relu", "sigmoid", "tanh"]
+OUTPUTS = ["softmax", "identity"]
+OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
+LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05, "adam": 0.01}
+
+
+def bits(values):
+    """Exact bit patterns of a (nested) sequence of floats: compare with ==, not approx."""
+    out = []
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            out.append(bits(v))
+        else:
+            out.append(struct.pack("<d", float(v)))
+    return out
+
+
+def param_bits(net):
+    return {name: bits(p) for name, p in net.get_params().items()}
+
+
+def batches(output, count, seed=0):
+    """`count` minibatches of BATCH rows in [0, 1) with ~1/4 exact zeros, and teachers."""
+    rng = Rng(seed)
+    out = []
+    for _ in range(count):
+        x = [[0.0 if rng.uniform() < 0.25 else rng.uniform() for _ in range(SIZES[0])]
+             for _ in range(BATCH)]
+        if output == "softmax":
+            t = [rng.randbelow(SIZES[-1]) for _ in range(BATCH)]
+        else:
+            t = [[2.0 * rng.uniform() - 1.0 for _ in range(SIZES[-1])] for _ in range(BATCH)]
+        out.append((x, t))
+    return out
+
+
+def pair(**kwargs):
+    py = MultiLayerNet(SIZES, backend="python", **kwargs)
+    nb = MultiLayerNet(SIZES, backend="numba", **kwargs)
+    assert nb.backend.name == "numba"
+    return py, nb
+
+
+@pytest.mark.parametrize("activation, output", list(itertools.product(ACTIVATIONS, OUTPUTS)))
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_forward_loss_gradient_bitwise(activation, output, weight_decay):
+    py, nb = pair(activation=activation, output=output, weight_init="he", seed=4,
+                  weight_decay=weight_decay)
+    assert param_bits(py) == param_bits(nb)
+    x, t = batches(output, 1, seed=9)[0]
+    assert bits(py.predict(x)) == bits(nb.predict(x))
+    assert bits([py.loss(x, t)]) == bits([nb.loss(x, t)])
+    g_py, g_nb = py.gradient(x, t), nb.gradient(x, t)
+    for name in py.names:
+        assert bits(g_py[name]) == bits(g_nb[name]), name
+    if output == "softmax":
+        assert py.accuracy(x, t) == nb.accuracy(x, t)
+
+
+@pytest.mark.parametrize("activation, output, optimizer",
+                         list(itertools.product(ACTIVATIONS, OUTPUTS, OPTIMIZERS)))
+def test_fifty_train_steps_bitwise(activation, output, optimizer):
+    py, nb = pair(activation=activation, output=output, weight_init="he", seed=1,
+                  weight_decay=0.01)
+    opt_py, opt_nb = make_optimizer(optimizer, LR[optimizer]), make_optimizer(optimizer, LR[optimizer])
+    data = batches(output, 5, seed=3)
+    losses_py, losses_nb = [], []
+    for step in range(50):
+        x, t = data[step % len(data)]
+        losses_py.append(py.train_step(x, t, opt_py))
+        losses_nb.append(nb.train_step(x, t, opt_nb))
+    assert bits(losses_py) == bits(losses_nb)
+    assert param_bits(py) == param_bits(nb)
+    assert losses_py[-1] != losses_py[0]  # it trained
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_book_style_update_on_numpy_buffers(optimizer):
+    py, nb = pair(weight_init="he", seed=2)
+    opt_py, opt_nb = make_optimizer(optimizer, 0.05), make_optimizer(optimizer, 0.05)
+    for x, t in batches("softmax", 3, seed=4):
+        opt_py.update(py.params, py.gradient(x, t))
+        opt_nb.update(nb.params, nb.gradient(x, t))
+    assert param_bits(py) == param_bits(nb)
+
+
+# ---- Trainer on synthetic digits -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits():
+    data = generate_digits(300, seed=5)
+    n = 784
+    train = Dataset(data.pixels[: 240 * n], data.labels[:240], n, 10, (28, 28))
+    test = Dataset(data.pixels[240 * n:], data.labels[240:], n, 10, (28, 28))
+    return train, test
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_trainer_identical_on_both_backends(digits, optimizer):
+    train, test = digits
+    runs = {}
+    for backend in ("python", "numba"):
+        net = MultiLayerNet([784, 16, 10], weight_init="he", seed=3, backend=backend)
+        trainer = Trainer(net, make_optimizer(optimizer, 0.05), train, test, batch_size=20, seed=8)
+        results = trainer.run(epochs=2, chunk_steps=5 if backend == "numba" else 1)
+        runs[backend] = (trainer.step_losses, net, results)
+    (l_py, net_py, r_py), (l_nb, net_nb, r_nb) = runs["python"], runs["numba"]
+    assert len(l_py) == 2 * (240 // 20)
+    assert bits(l_py) == bits(l_nb)
+    assert param_bits(net_py) == param_bits(net_nb)
+    assert [(r.train_acc, r.test_acc) for r in r_py] == [(r.train_acc, r.test_acc) for r in r_nb]
+
+
+# ---- backend selection ----------------------------------------------------------------------
+def test_auto_picks_numba_when_importable():
+    assert get_backend("auto").name == "numba"
+    assert MultiLayerNet([3, 2], backend="auto").backend.name == "numba"
+
+
+def test_numba_missing_gives_install_hint(monkeypatch):
+    monkeypatch.setattr(loopnet.backends, "numba_available", lambda: False)
+    with pytest.raises(BackendError) as info:
+        get_backend("numba")
+    assert "pip install loopnet[jit]" in str(info.value)
+    with pytest.raises(BackendError):
+        MultiLayerNet([3, 2], backend="numba")
+    assert get_backend("auto").name == "python"
+
+
+# ---- sampling --------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1), n=st.integers(1, 2**32), count=st.integers(0, 300))
+def test_sample_indices_equal_python(numba_backend, seed, n, count):
+    rng_py, rng_nb = Rng(seed), Rng(seed)
+    expected = PythonBackend().sample_indices(rng_py, n, count)
+    got = numba_backend.sample_indices(rng_nb, n, count)
+    assert [int(v) for v in got] == expected
+    assert rng_nb.state == rng_py.state  # the stream continues at the same place
+    assert rng_nb.next_u64() == rng_py.next_u64()
+
+
+def test_sample_indices_bounds_error(numba_backend):
+    for n in (0, 2**32 + 1):
+        with pytest.raises(ValueError):
+            numba_backend.sample_indices(Rng(0), n, 3)
