@@ -55,7 +55,7 @@ def load_model_dict(path: str | os.PathLike) -> dict:
         raise ModelFileError(f"model file {path} is not UTF-8 JSON") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge int literal, deep nesting
         raise ModelFileError(f"model file {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a loopnet model file (no \"format\": \"{FORMAT}\")")
@@ -71,15 +71,35 @@ def load_model_dict(path: str | os.PathLike) -> dict:
 def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
     """Rebuild the network saved at `path` on the given backend."""
     data = load_model_dict(path)
+    _check_shapes(path, data)
     try:
         net = MultiLayerNet(data["sizes"], activation=data["activation"], output=data["output"],
                             weight_decay=data.get("weight_decay", 0.0), backend=backend)
         net.set_params(data["params"])
     except LoopnetError as exc:
         raise ModelFileError(f"model file {path} is invalid: {exc}") from None
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ModelFileError(f"model file {path} is invalid: {exc}") from None
     for name, buf in net.params.items():
         if not all(math.isfinite(v) for v in buf):
             raise ModelFileError(f"model file {path}: {name} contains NaN or infinity")
     return net
+
+
+def _check_shapes(path, data: dict) -> None:
+    """`sizes` must match the stored tensors before any network is built (a file claiming
+    400 million hidden units must fail at once, not after drawing their initial weights)."""
+    sizes, params = data["sizes"], data["params"]
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ModelFileError(f"model file {path}: sizes must be a list of positive integers")
+    if not isinstance(params, dict):
+        raise ModelFileError(f"model file {path}: params must be an object")
+    for layer in range(1, len(sizes)):
+        W, b = params.get(f"W{layer}"), params.get(f"b{layer}")
+        n_in, n_out = sizes[layer - 1], sizes[layer]
+        if not isinstance(W, list) or len(W) != n_in or not all(
+                isinstance(row, list) and len(row) == n_out for row in W):
+            raise ModelFileError(f"model file {path}: W{layer} is not {n_in} rows of {n_out} numbers")
+        if not isinstance(b, list) or len(b) != n_out:
+            raise ModelFileError(f"model file {path}: b{layer} is not {n_out} numbers")

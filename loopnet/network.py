@@ -47,7 +47,7 @@ def init_params(sizes: Sequence[int], weight_init, seed: int) -> list[list[float
                 f"unknown weight_init {weight_init!r} (a number, or one of {', '.join(WEIGHT_INITS)})"
             )
     elif isinstance(weight_init, bool) or not isinstance(weight_init, (int, float)) or not (
-        weight_init > 0 and math.isfinite(weight_init)
+        weight_init > 0 and weight_init < 1e300 and math.isfinite(weight_init)
     ):
         raise ConfigError(f"weight_init must be a positive std or a scheme name, got {weight_init!r}")
     rng = Rng(seed)
@@ -87,7 +87,10 @@ class MultiLayerNet:
             raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
         if output not in OUTPUTS:
             raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
-        weight_decay = float(weight_decay)
+        try:
+            weight_decay = float(weight_decay)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"weight_decay must be a number, got {weight_decay!r}") from None
         if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
             raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
         self.activation = activation

@@ -13,15 +13,22 @@ from loopnet.backends import backend_of_buffer
 from loopnet.errors import ConfigError, ShapeError
 
 
+def _number(name: str, value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
 def _positive(name: str, value: float) -> float:
-    value = float(value)
+    value = _number(name, value)
     if not (value > 0.0 and math.isfinite(value)):
         raise ConfigError(f"{name} must be a positive number, got {value}")
     return value
 
 
 def _fraction(name: str, value: float) -> float:
-    value = float(value)
+    value = _number(name, value)
     if not 0.0 <= value < 1.0:
         raise ConfigError(f"{name} must be in [0, 1), got {value}")
     return value

@@ -385,9 +385,6 @@ def test_evaluate_rejects_unreadable_model(capsys, tmp_path, content):
     assert str(path) in err
 
 
-@pytest.mark.xfail(reason="BUG: a model file whose weight is a JSON integer too large for a "
-                          "float (1 followed by 400 zeros) makes `evaluate` die with an "
-                          "OverflowError traceback instead of exit 2 and one line", strict=True)
 @pytest.mark.parametrize("backend", ["python", "auto"])
 def test_evaluate_model_with_int_too_large_for_float(capsys, tmp_path, good_model_dict, backend):
     text = json.dumps(good_model_dict).replace("[0.0, 0.0", "[0.0, 1" + "0" * 400, 1)

@@ -202,10 +202,6 @@ def test_unreadable_model_files(tmp_path, content):
         load_model(path, backend="python")
 
 
-@pytest.mark.xfail(reason="BUG: a JSON integer too large for a float (a weight or weight_decay "
-                          "written as 1 followed by 400 zeros) raises OverflowError from float(), "
-                          "which load_model does not catch (it catches TypeError/ValueError): "
-                          "`loopnet evaluate` shows a traceback", strict=True)
 @pytest.mark.parametrize("where", ["weight", "weight_decay"])
 def test_integer_too_large_for_float_in_file(tmp_path, where):
     text = json.dumps(good_dict())
@@ -221,10 +217,6 @@ def test_integer_too_large_for_float_in_file(tmp_path, where):
         load_model(path, backend="python")
 
 
-@pytest.mark.xfail(reason="BUG: load_model_dict catches only json.JSONDecodeError; an integer "
-                          "literal over Python's 4300-digit limit raises a plain ValueError and "
-                          "deeply nested arrays a RecursionError, both escaping as tracebacks",
-                   strict=True)
 @pytest.mark.parametrize("text", ["[" + "1" * 5000 + "]", "[" * 100000 + "]" * 100000],
                          ids=["5000-digit-int", "nested-100000"])
 def test_pathological_json_is_model_file_error(tmp_path, text):
@@ -234,11 +226,6 @@ def test_pathological_json_is_model_file_error(tmp_path, text):
         load_model_dict(path)
 
 
-@pytest.mark.xfail(reason="BUG: load_model builds MultiLayerNet(sizes) - drawing every initial "
-                          "weight - before checking params against sizes, so a file whose sizes "
-                          "say [3, 400000000, 2] hangs for minutes and exhausts memory instead of "
-                          "failing at once (simulated here: allocation over 10**6 weights raises "
-                          "MemoryError)", strict=True)
 def test_sizes_far_larger_than_params_fail_before_allocating(tmp_path, monkeypatch):
     import loopnet.network
 

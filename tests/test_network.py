@@ -323,17 +323,11 @@ def test_error_classes_are_loopnet_errors():
         assert issubclass(cls, LoopnetError)
 
 
-@pytest.mark.xfail(reason="BUG: MultiLayerNet(weight_decay='lots') raises a bare ValueError from "
-                          "float(), not ConfigError", strict=True)
 def test_non_numeric_weight_decay_is_config_error():
     with pytest.raises(ConfigError):
         MultiLayerNet([3, 4, 3], weight_decay="lots")
 
 
-@pytest.mark.xfail(reason="BUG: an input value that is an int too large for a float (10**400) "
-                          "raises OverflowError out of PythonBackend.rows (it catches only "
-                          "TypeError/ValueError; the numba backend's np.array does the same), "
-                          "not a LoopnetError", strict=True)
 def test_input_int_too_large_for_float_is_loopnet_error():
     with pytest.raises(LoopnetError):
         net_3_4_3().predict([[10**400, 0, 0]])

@@ -215,10 +215,6 @@ def test_make_optimizer_gives_each_kind():
         assert type(opt) is cls and opt.lr == 0.3
 
 
-@pytest.mark.xfail(reason="BUG: a non-numeric hyper-parameter escapes as a bare ValueError from "
-                          "float() in optimizers._positive/_fraction (e.g. SGD(lr='fast')), not "
-                          "ConfigError, although LoopnetError is documented as the base of every "
-                          "bad-input error", strict=True)
 @pytest.mark.parametrize("make", [lambda: SGD(lr="fast"), lambda: Momentum(momentum="high"),
                                   lambda: Adam(beta2="0.999x")], ids=["lr", "momentum", "beta2"])
 def test_non_numeric_hyper_parameter_is_config_error(make):

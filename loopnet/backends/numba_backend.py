@@ -111,7 +111,7 @@ class NumbaBackend:
         """Rows as one flat float64 array; reject ragged rows, wrong widths and NaN."""
         try:
             arr = np.array(rows, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ShapeError(f"{what} rows are not equal-length sequences of numbers: {exc}") from None
         if arr.ndim != 2 or arr.shape[1] != width:
             got = arr.shape[1] if arr.ndim == 2 else "ragged or non-2-D"

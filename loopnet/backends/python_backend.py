@@ -44,7 +44,7 @@ class PythonBackend:
         for r, row in enumerate(rows):
             try:
                 values = [float(v) for v in row]
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ShapeError(f"{what} row {r} is not a sequence of numbers: {exc}") from None
             if len(values) != width:
                 raise ShapeError(f"{what} row {r} has {len(values)} values, expected {width}")
