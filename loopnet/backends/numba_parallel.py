@@ -1,21 +1,29 @@
-"""Parallel mode (Numba only): the minibatch split across cores.
+"""Parallel mode (Numba only): each training step split across cores, using the exact kernels.
 
-The minibatch is cut into P contiguous parts (P = Numba's thread count when this module is first
-imported, `NUMBA_NUM_THREADS`; a part may be empty when N < P).  Part t runs
-the exact per-example kernels on its examples into its own ΔW/ΔB buffers; the parts are then
-summed in the fixed order t = 0, 1, ..., P-1.  Only the summation order of ΔW, ΔB and the loss
-changes (per part, then across parts), so results are deterministic for a given thread count and
-agree with exact mode to rounding (tested ≤ 1e-12).  Everything else — the update, the data
-path — is the exact module's code: a third copy of `loopnet.kernels` is compiled with its
-`batch_gradient` replaced by `batch_gradient_parallel` below.
+P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  A step does
+
+- gather: part t gathers its contiguous share of the minibatch (`kernels.gather_batch` on slices);
+- gradient: part t runs the exact per-example kernels on its examples into its own ΔW/ΔB buffers;
+  then every element is summed over the parts in the fixed order t = 0, 1, ..., P-1 (each part
+  sums a slice of the elements), and the loss likewise;
+- update: part t updates a contiguous slice of every tensor (`kernels.optimizer_update` on
+  slices: the update is element-wise, so this changes nothing).
+
+Only the summation order of ΔW, ΔB and the loss differs from exact mode (per part, then across
+parts), so results are deterministic for a given thread count and agree with exact mode to
+rounding (tested ≤ 1e-12).  Splitting gather and update too keeps each cache line of X, ΔW and
+W written by the core that reads it next, instead of ping-ponging between cores.
+
+The module is a third compiled copy of `loopnet.kernels` whose `gather_batch`, `batch_gradient`
+and `optimizer_update` are replaced by the `*_parallel` functions below.
 """
 
 import os
 
-# Between the parallel regions of consecutive steps the main thread runs the (serial) gather and
-# update.  libgomp's idle workers spin only briefly by default, then sleep, and waking a sleeping
-# worker cost milliseconds per step on the virtual machines measured here; spin longer.  Takes
-# effect only if OpenMP was not loaded yet, and never overrides the user's own setting.
+# Between the parallel regions of consecutive steps the main thread runs a little serial code.
+# libgomp's idle workers spin only briefly by default, then sleep, and waking a sleeping worker
+# cost milliseconds per step on the virtual machines measured here; spin longer.  Takes effect
+# only if OpenMP was not loaded yet, and never overrides the user's own setting.
 os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
 
 import numba  # noqa: E402
@@ -29,6 +37,7 @@ PARTS = numba.config.NUMBA_NUM_THREADS
 # the part count is compiled in as a constant, so it is part of the module (and cache) name
 PARALLEL_MODULE = f"loopnet._parallel_kernels_p{PARTS}"
 K = _compile_kernels()
+TENSOR = numba.types.float64[::1]
 
 
 @numba.njit(cache=True)
@@ -43,6 +52,20 @@ def _part_views(buffers, per_part, parts):
     return out
 
 
+@numba.njit(cache=True)
+def _share(count, part, parts):
+    """[first, end) of part `part`'s contiguous share of `count` items."""
+    return part * count // parts, (part + 1) * count // parts
+
+
+def gather_batch_parallel(pixels, labels, indices, batch, n_in, n_out, X, T, Y_labels):
+    """kernels.gather_batch, each part gathering its share of the examples."""
+    for t in prange(PARTS):
+        first, end = _share(batch, np.int64(t), PARTS)
+        K.gather_batch(pixels, labels, indices[first:end], end - first, n_in, n_out,
+                       X[first * n_in:], T[first * n_out:], Y_labels[first:])
+
+
 def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, output, weight_decay,
                             Z, H, dZ, dH):
     """Same contract as kernels.batch_gradient.  The backend allocates PARTS + 1 sets of grads
@@ -51,39 +74,41 @@ def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, outpu
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
     n_tensors = 2 * n_layers
-    parts = PARTS
-    part_grads = _part_views(grads, n_tensors, parts)
-    part_Z = _part_views(Z, n_layers, parts)
-    part_H = _part_views(H, n_layers, parts)
-    part_dZ = _part_views(dZ, n_layers, parts)
-    part_dH = _part_views(dH, n_layers, parts)
-    part_loss = np.zeros(parts)
-    for t in prange(parts):
+    part_grads = _part_views(grads, n_tensors, PARTS)
+    part_Z = _part_views(Z, n_layers, PARTS)
+    part_H = _part_views(H, n_layers, PARTS)
+    part_dZ = _part_views(dZ, n_layers, PARTS)
+    part_dH = _part_views(dH, n_layers, PARTS)
+    part_loss = np.zeros(PARTS)
+    for t in prange(PARTS):
         part = np.int64(t)
         g = part_grads[part]
         for p in range(n_tensors):
             buf = g[p]
             for i in range(len(buf)):
                 buf[i] = 0.0
+        first, end = _share(batch, part, PARTS)
         total = 0.0
-        for n in range(part * batch // parts, (part + 1) * batch // parts):
+        for n in range(first, end):
             K.forward_example(X, n * n_in, params, sizes, activation, part_Z[part], part_H[part])
             total += K.output_loss(output, part_Z[part], part_H[part], T, n * n_out, sizes)
             K.backward_example(X, n * n_in, T, n * n_out, batch, params, g, sizes, activation,
                                part_Z[part], part_H[part], part_dZ[part], part_dH[part])
         part_loss[part] = total
-    # fixed-order reduction: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in ascending order
-    for p in range(n_tensors):
-        out = grads[p]
-        first = part_grads[0][p]
-        for i in range(len(out)):
-            out[i] = first[i]
-        for t in range(1, parts):
-            src = part_grads[t][p]
-            for i in range(len(out)):
-                out[i] += src[i]
+    # ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in ascending order; each thread a slice
+    for t in prange(PARTS):
+        for p in range(n_tensors):
+            out = grads[p]
+            first, end = _share(len(out), np.int64(t), PARTS)
+            src = part_grads[0][p]
+            for i in range(first, end):
+                out[i] = src[i]
+            for u in range(1, PARTS):
+                src = part_grads[u][p]
+                for i in range(first, end):
+                    out[i] += src[i]
     total = 0.0
-    for t in range(parts):
+    for t in range(PARTS):
         total += part_loss[t]
     loss = total / batch
     if weight_decay != 0.0:
@@ -92,7 +117,31 @@ def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, outpu
     return loss
 
 
+def optimizer_update_parallel(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
+    """kernels.optimizer_update, each part updating a contiguous slice of every tensor."""
+    for t in prange(PARTS):
+        part = np.int64(t)
+        p_slices = List.empty_list(TENSOR)
+        g_slices = List.empty_list(TENSOR)
+        s1_slices = List.empty_list(TENSOR)
+        s2_slices = List.empty_list(TENSOR)
+        for p in range(len(params)):
+            first, end = _share(len(params[p]), part, PARTS)
+            p_slices.append(params[p][first:end])
+            g_slices.append(grads[p][first:end])
+            if len(state1) > 0:
+                s1_slices.append(state1[p][first:end])
+            if len(state2) > 0:
+                s2_slices.append(state2[p][first:end])
+        K.optimizer_update(kind, p_slices, g_slices, s1_slices, s2_slices, lr, momentum,
+                           beta1, beta2)
+
+
 def compile_parallel_kernels():
-    """The kernels module once more, compiled, with batch_gradient made parallel."""
+    """The kernels module once more, compiled, with the three steps above made parallel."""
+    parallel = numba.njit(parallel=True, cache=True)
     return compiled_copy(PARALLEL_MODULE, {
-        "batch_gradient": numba.njit(parallel=True, cache=True)(batch_gradient_parallel)})
+        "gather_batch": parallel(gather_batch_parallel),
+        "batch_gradient": parallel(batch_gradient_parallel),
+        "optimizer_update": parallel(optimizer_update_parallel),
+    })
