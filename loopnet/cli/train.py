@@ -63,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
                         backend=args.backend, parallel=args.parallel)
     optimizer = make_optimizer(args.optimizer, args.lr)
     trainer = Trainer(net, optimizer, train, test, batch_size=args.batch_size, seed=args.seed)
-    epochs = args.epochs if args.iters is None and args.epochs is not None else None
-    if args.iters is None and epochs is None:
-        epochs = 5
+    epochs = None if args.iters else (args.epochs or 5)
+    total_steps = args.iters or epochs * trainer.steps_per_epoch
     mode = f"{net.backend.name}{' parallel' if args.parallel else ''}"
     print(f"loopnet train: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
           f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, backend {mode}; "
@@ -74,14 +73,15 @@ def run(args: argparse.Namespace) -> int:
         _warm_up(trainer, args.quiet)
 
     bar = None
-    epoch_total = [0]
+    results: list = []
 
     def on_steps(k: int) -> None:
         nonlocal bar
         if bar is None and not args.quiet:
             from tqdm import tqdm
 
-            bar = tqdm(total=min(trainer.steps_per_epoch, epoch_total[0]), leave=False,
+            done = results[-1].steps if results else 0
+            bar = tqdm(total=min(trainer.steps_per_epoch, total_steps - done), leave=False,
                        desc=f"epoch {len(results) + 1}", unit="step", file=sys.stderr)
         if bar is not None:
             bar.update(k)
@@ -97,9 +97,6 @@ def run(args: argparse.Namespace) -> int:
               f"{result.epoch_train_seconds:.2f} s train + {result.eval_seconds:.2f} s eval",
               flush=True)
 
-    results: list = []
-    total_steps = args.iters if args.iters is not None else epochs * trainer.steps_per_epoch
-    epoch_total[0] = total_steps
     chunk = 1 if net.backend.name == "python" else 20
     trainer.run(epochs=epochs, iters=args.iters, on_steps=on_steps, on_epoch=on_epoch,
                 chunk_steps=chunk)
