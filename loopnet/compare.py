@@ -192,8 +192,11 @@ def loopnet_trace(net: MultiLayerNet, x, t) -> dict[str, np.ndarray]:
     H = b.tensor_list([b.zeros(n) for n in widths])
     zs = [np.zeros((count, n)) for n in widths]
     hs = [np.zeros((count, n)) for n in widths]
+    nonzero = b.int_buffer([0] * n_in)
     for n in range(count):
-        b.kernels.forward_example(X, n * n_in, net._params, net._sizes, net._activation, Z, H)
+        nz_count = b.kernels.nonzero_inputs(X, n * n_in, n_in, nonzero)
+        b.kernels.forward_example(X, n * n_in, nonzero, nz_count, net._params, net._sizes,
+                                  net._activation, Z, H)
         b.kernels.output_loss(net._output, Z, H, T, n * n_out, net._sizes)
         for l in range(len(widths)):
             zs[l][n] = b.to_list(Z[l])

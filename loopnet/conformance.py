@@ -130,17 +130,19 @@ def run_forward_backward(inp: dict) -> dict:
     Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
     grads = [[0.0] * len(p) for p in params]
     examples = []
+    nonzero = [0] * n_in
     for n in range(N):
-        kernels.forward_example(X, n * n_in, params, sizes, act, Z, H)
+        count = kernels.nonzero_inputs(X, n * n_in, n_in, nonzero)
+        kernels.forward_example(X, n * n_in, nonzero, count, params, sizes, act, Z, H)
         E = kernels.output_loss(out, Z, H, T, n * n_out, sizes)
-        kernels.backward_example(X, n * n_in, T, n * n_out, N, params, grads, sizes, act,
-                                 Z, H, dZ, dH)
+        kernels.backward_example(X, n * n_in, nonzero, count, T, n * n_out, N, params, grads,
+                                 sizes, act, Z, H, dZ, dH)
         examples.append({"Z": [list(z) for z in Z], "H": [list(h) for h in H], "E": E,
                          "dZ": [list(z) for z in dZ], "dH": [list(h) for h in dH[:-1]]})
     final = [[0.0] * len(p) for p in params]
     work = [[[0.0] * w for w in widths] for _ in range(4)]
     loss = kernels.batch_gradient(X, T, N, params, final, sizes, act, out, inp["weight_decay"],
-                                  *work)
+                                  *work, nonzero)
     return {"examples": examples, "loss": loss, "gradients": final}
 
 
@@ -205,7 +207,7 @@ def _dataset(spec: dict) -> Dataset:
 def _correct(net: MultiLayerNet, data: Dataset) -> int:
     X = [p / 255.0 for p in data.pixels]
     return kernels.count_correct(X, list(data.labels), len(data), net._params, net._sizes,
-                                 net._activation, net._Z, net._H)
+                                 net._activation, net._Z, net._H, net._nonzero)
 
 
 def run_digits(inp: dict) -> dict:

@@ -34,6 +34,43 @@ LOG_GUARD = 1e-7  # the book's guard in log(Y + 1e-7) and in the AdaGrad/Adam de
 # ---------------------------------------------------------------------------------------------
 # Affine layer.  x: (n_in) read at offset x0, W: (n_in * n_out), B: (n_out), z/dz: (n_out)
 # ---------------------------------------------------------------------------------------------
+def nonzero_inputs(x, x0, n_in, nonzero):
+    """Write the indices i with x_i != 0 into nonzero[0 : count] in ascending order; return count.
+
+    Written without a branch (the index is stored, then kept only if x_i != 0): for pixels the
+    zero / non-zero pattern is too irregular for the CPU to predict.
+    """
+    count = 0
+    for i in range(n_in):
+        nonzero[count] = i
+        count += x[x0 + i] != 0.0
+    return count
+
+
+def input_affine_forward(x, x0, nonzero, count, W, B, z, n_out):
+    # Z_j = B_j + Σ_i X_i · W_{i,j}, the sum over the non-zero inputs only (the others add 0)
+    for j in range(n_out):
+        z[j] = B[j]
+    for p in range(count):
+        i = max(nonzero[p], 0)  # max: tells the compiler i >= 0, so W[row + j] needs no wraparound
+        x_i = x[x0 + i]
+        row = i * n_out
+        for j in range(n_out):
+            z[j] += x_i * W[row + j]
+
+
+def input_affine_backward(x, x0, nonzero, count, dz, dW, dB, n_out):
+    # ΔB_j += z_j ;  ΔW_{i,j} += X_i · z_j over the non-zero inputs (no h: nothing precedes X)
+    for j in range(n_out):
+        dB[j] += dz[j]
+    for p in range(count):
+        i = max(nonzero[p], 0)
+        x_i = x[x0 + i]
+        row = i * n_out
+        for j in range(n_out):
+            dW[row + j] += x_i * dz[j]
+
+
 def affine_forward(x, x0, W, B, z, n_in, n_out):
     # Z_j = B_j + Σ_i H_i^(l-1) · W_{i,j}
     for j in range(n_out):
@@ -169,19 +206,17 @@ def output_with_loss_backward(y, t, t0, da, n, batch):
 
 
 # ---------------------------------------------------------------------------------------------
-# Whole network, one example.  sizes: (L + 1) ints; x read at offset x0
+# Whole network, one example.  sizes: (L + 1) ints; x read at offset x0;
+# nonzero[0 : count]: the indices of its non-zero inputs (from nonzero_inputs)
 # ---------------------------------------------------------------------------------------------
-def forward_example(x, x0, params, sizes, activation, Z, H):
+def forward_example(x, x0, nonzero, count, params, sizes, activation, Z, H):
     """Fill Z[l], H[l] for every layer; the scores A are Z[L-1] (H[L-1] is set by the loss)."""
     n_layers = len(sizes) - 1
-    inp = x
-    off = x0
-    for l in range(n_layers):
-        affine_forward(inp, off, params[2 * l], params[2 * l + 1], Z[l], sizes[l], sizes[l + 1])
-        if l < n_layers - 1:
-            activation_forward(activation, Z[l], H[l], sizes[l + 1])
-            inp = H[l]
-            off = 0
+    input_affine_forward(x, x0, nonzero, count, params[0], params[1], Z[0], sizes[1])
+    for l in range(1, n_layers):
+        activation_forward(activation, Z[l - 1], H[l - 1], sizes[l])
+        affine_forward(H[l - 1], 0, params[2 * l], params[2 * l + 1], Z[l], sizes[l],
+                       sizes[l + 1])
 
 
 def output_loss(output, Z, H, t, t0, sizes):
@@ -192,19 +227,17 @@ def output_loss(output, Z, H, t, t0, sizes):
     return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
 
 
-def backward_example(x, x0, t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH):
+def backward_example(x, x0, nonzero, count, t, t0, batch, params, grads, sizes, activation,
+                     Z, H, dZ, dH):
     """Accumulate this example's ΔW, ΔB into grads (forward_example and output_loss ran first)."""
     n_layers = len(sizes) - 1
     last = n_layers - 1
     output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch)
-    for l in range(last, -1, -1):
-        if l == 0:
-            affine_backward(x, x0, params[0], dZ[0], grads[0], grads[1], dH[0],
-                            sizes[0], sizes[1], False)
-        else:
-            affine_backward(H[l - 1], 0, params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
-                            dH[l - 1], sizes[l], sizes[l + 1], True)
-            activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], sizes[l])
+    for l in range(last, 0, -1):
+        affine_backward(H[l - 1], 0, params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
+                        dH[l - 1], sizes[l], sizes[l + 1], True)
+        activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], sizes[l])
+    input_affine_backward(x, x0, nonzero, count, dZ[0], grads[0], grads[1], sizes[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,13 +262,14 @@ def weight_decay_gradient(params, grads, n_layers, weight_decay):
             dW[i] += weight_decay * W[i]
 
 
-def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, H):
-    """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W²."""
+def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, H, nonzero):
+    """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W².  nonzero: (n_in) ints of work space."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     total = 0.0
     for n in range(batch):
-        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
+        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
         total += output_loss(output, Z, H, T, n * n_out, sizes)
     loss = total / batch
     if weight_decay != 0.0:
@@ -244,7 +278,7 @@ def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, 
 
 
 def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                   Z, H, dZ, dH):
+                   Z, H, dZ, dH, nonzero):
     """Backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
@@ -255,10 +289,11 @@ def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight
             g[i] = 0.0
     total = 0.0
     for n in range(batch):
-        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
+        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
         total += output_loss(output, Z, H, T, n * n_out, sizes)
-        backward_example(X, n * n_in, T, n * n_out, batch, params, grads, sizes, activation,
-                         Z, H, dZ, dH)
+        backward_example(X, n * n_in, nonzero, count, T, n * n_out, batch, params, grads, sizes,
+                         activation, Z, H, dZ, dH)
     loss = total / batch
     if weight_decay != 0.0:
         loss += weight_decay_term(params, n_layers, weight_decay)
@@ -266,25 +301,27 @@ def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight
     return loss
 
 
-def predict_rows(X, batch, params, sizes, activation, output, scores, Z, H):
+def predict_rows(X, batch, params, sizes, activation, scores, Z, H, nonzero):
     """Scores A (before softmax, like the book's predict) of every row into `scores`."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     last = len(sizes) - 2
     for n in range(batch):
-        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
+        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
         for k in range(n_out):
             scores[n * n_out + k] = Z[last][k]
 
 
-def count_correct(X, labels, batch, params, sizes, activation, Z, H):
+def count_correct(X, labels, batch, params, sizes, activation, Z, H, nonzero):
     """How many rows have argmax_k A_k equal to their label (first maximum wins, like argmax)."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     last = len(sizes) - 2
     correct = 0
     for n in range(batch):
-        forward_example(X, n * n_in, params, sizes, activation, Z, H)
+        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
+        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
         a = Z[last]
         best = 0
         for k in range(1, n_out):
@@ -356,17 +393,17 @@ def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, b
 
 
 def train_step(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-               Z, H, dZ, dH, kind, state1, state2, lr, momentum, beta1, beta2):
+               Z, H, dZ, dH, nonzero, kind, state1, state2, lr, momentum, beta1, beta2):
     """Gradient over the minibatch, then one update.  Returns the loss before the update."""
     loss = batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                          Z, H, dZ, dH)
+                          Z, H, dZ, dH, nonzero)
     optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
     return loss
 
 
 def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads, sizes,
-                            activation, output, weight_decay, Z, H, dZ, dH, X, T, Y_labels,
-                            kind, state1, state2, lrs, momentum, beta1, beta2, losses):
+                            activation, output, weight_decay, Z, H, dZ, dH, nonzero, X, T,
+                            Y_labels, kind, state1, state2, lrs, momentum, beta1, beta2, losses):
     """`steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s].
 
     This is the loop the CLI runs: the data stays as uint8 pixels, each step gathers its
@@ -378,5 +415,5 @@ def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads
         gather_batch(pixels, labels, indices[s * batch:(s + 1) * batch], batch, n_in, n_out,
                      X, T, Y_labels)
         losses[s] = train_step(X, T, batch, params, grads, sizes, activation, output,
-                               weight_decay, Z, H, dZ, dH, kind, state1, state2, lrs[s],
+                               weight_decay, Z, H, dZ, dH, nonzero, kind, state1, state2, lrs[s],
                                momentum, beta1, beta2)

@@ -114,6 +114,7 @@ class MultiLayerNet:
         self._Z, self._H, self._dZ, self._dH = (
             b.tensor_list([b.zeros(n) for _ in sets for n in widths]) for _ in range(4)
         )
+        self._nonzero = b.int_buffer([0] * self.sizes[0])  # indices of an example's non-zero inputs
         self._activation = ACTIVATIONS[activation]
         self._output = OUTPUTS[output]
 
@@ -193,7 +194,7 @@ class MultiLayerNet:
         n_out = self.sizes[-1]
         scores = self.backend.zeros(count * n_out)
         self.backend.kernels.predict_rows(X, count, self._params, self._sizes, self._activation,
-                                          self._output, scores, self._Z, self._H)
+                                          scores, self._Z, self._H, self._nonzero)
         return _nest(self.backend.to_list(scores), (count, n_out))
 
     def loss(self, x, t) -> float:
@@ -205,14 +206,15 @@ class MultiLayerNet:
     def _loss(self, X, T, count: int) -> float:
         return float(self.backend.kernels.batch_loss(
             X, T, count, self._params, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H))
+            self.weight_decay, self._Z, self._H, self._nonzero))
 
     def accuracy(self, x, t) -> float:
         """Fraction of rows whose largest score is the label (argmax of t for one-hot rows)."""
         X, count = self._inputs(x)
         _, labels = self._teachers(t, count)
         correct = self.backend.kernels.count_correct(
-            X, labels, count, self._params, self._sizes, self._activation, self._Z, self._H)
+            X, labels, count, self._params, self._sizes, self._activation, self._Z, self._H,
+            self._nonzero)
         return correct / count
 
     # ------------------------------------------------------------------ gradients
@@ -227,7 +229,7 @@ class MultiLayerNet:
     def _gradient(self, X, T, count: int) -> float:
         return float(self.backend.kernels.batch_gradient(
             X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._dZ, self._dH))
+            self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._nonzero))
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
@@ -262,7 +264,8 @@ class MultiLayerNet:
         s1, s2 = optimizer.state_lists(self.backend, self.names, self._params)
         return float(self.backend.kernels.train_step(
             X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._dZ, self._dH, optimizer.kind, s1, s2,
+            self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._nonzero, optimizer.kind,
+            s1, s2,
             optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
 
     def config(self) -> dict:

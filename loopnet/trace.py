@@ -451,14 +451,16 @@ class _Tracer:
         Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
         grads = [[0.0] * len(p) for p in self.params]
         losses = []
+        nonzero = [0] * n_in
         for n in range(N):
             x0, t0 = n * n_in, n * n_out
-            kernels.forward_example(self.X, x0, self.params, sizes, self.act, Z, H)
+            count = kernels.nonzero_inputs(self.X, x0, n_in, nonzero)
+            kernels.forward_example(self.X, x0, nonzero, count, self.params, sizes, self.act, Z, H)
             E = kernels.output_loss(self.out, Z, H, self.T, t0, sizes)
             losses.append(E)
             before = _copy(grads)
-            kernels.backward_example(self.X, x0, self.T, t0, N, self.params, grads, sizes,
-                                     self.act, Z, H, dZ, dH)
+            kernels.backward_example(self.X, x0, nonzero, count, self.T, t0, N, self.params,
+                                     grads, sizes, self.act, Z, H, dZ, dH)
             title = f"example {n + 1} of {N}: {self.names[n]}"
             x = self.X[x0:x0 + n_in]
             forward = Section(f"Forward, {title}")
@@ -471,7 +473,7 @@ class _Tracer:
         final = [[0.0] * len(p) for p in self.params]
         work = [[[0.0] * w for w in widths] for _ in range(4)]
         loss = kernels.batch_gradient(self.X, self.T, N, self.params, final, sizes, self.act,
-                                      self.out, self.lam, *work)
+                                      self.out, self.lam, *work, nonzero)
         if self.lam != 0.0:
             decay = Section("Weight decay, added once after the minibatch")
             self.decay(decay, grads, final)

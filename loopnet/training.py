@@ -85,7 +85,7 @@ def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None)
         feed.gather(net.backend.int_buffer(range(start, start + count)), count)
         correct += net.backend.kernels.count_correct(
             feed.X, feed.Y_labels, count, net._params, net._sizes, net._activation,
-            net._Z, net._H)
+            net._Z, net._H, net._nonzero)
     return correct / len(data)
 
 
@@ -129,7 +129,7 @@ class Trainer:
         self._run_steps(0)
         self.net.backend.kernels.count_correct(
             self.feed.X, self.feed.Y_labels, 0, self.net._params, self.net._sizes,
-            self.net._activation, self.net._Z, self.net._H)
+            self.net._activation, self.net._Z, self.net._H, self.net._nonzero)
 
     def accuracy(self, data: Dataset) -> float:
         """Accuracy on the training or test set, through its prepared buffers."""
@@ -145,7 +145,7 @@ class Trainer:
         b.kernels.train_steps_from_pixels(
             feed.pixels, feed.labels, indices, steps, self.batch, net._params, net._grads,
             net._sizes, net._activation, net._output, net.weight_decay, net._Z, net._H,
-            net._dZ, net._dH, feed.X, feed.T, feed.Y_labels, opt.kind, s1, s2, lrs,
+            net._dZ, net._dH, net._nonzero, feed.X, feed.T, feed.Y_labels, opt.kind, s1, s2, lrs,
             opt.momentum, opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 

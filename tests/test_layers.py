@@ -116,6 +116,35 @@ def test_affine_backward_accumulates_db_dw_and_sends_h():
     assert dx == approx([0.26, -0.24, -0.06])
 
 
+def test_nonzero_inputs_lists_the_non_zero_indices_in_order():
+    nonzero = [-1] * 6
+    count = kernels.nonzero_inputs([9.0, 0.0, 0.5, -0.0, 2.0, 0.0, -3.0], 1, 6, nonzero)
+    assert count == 3
+    assert nonzero[:count] == [1, 3, 5]  # 0.5, 2.0, -3.0 (offset 1); 0.0 and -0.0 are dropped
+
+
+def test_input_affine_forward_sums_only_the_non_zero_inputs():
+    nonzero = [0] * 3
+    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
+    assert nonzero[:count] == [0, 2]  # X2 = 0
+    z = [99.0] * 4
+    kernels.input_affine_forward(X, 0, nonzero, count, flat(W1), B1, z, 4)
+    assert z == approx(Z_H)
+    plain = [0.0] * 4
+    kernels.affine_forward(X, 0, flat(W1), B1, plain, 3, 4)
+    assert z == plain  # same additions in the same order: bit for bit
+
+
+def test_input_affine_backward_accumulates_db_dw_over_non_zero_inputs():
+    nonzero = [0] * 3
+    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
+    dz = [0.3, -0.2, 0.5, 0.1]
+    dW, dB = [1.0] * 12, [2.0] * 4
+    kernels.input_affine_backward(X, 0, nonzero, count, dz, dW, dB, 4)
+    assert dB == approx([2.3, 1.8, 2.5, 2.1])
+    assert dW == approx([1.0 + 0.5 * v for v in dz] + [1.0] * 4 + [1.0 + 1.0 * v for v in dz])
+
+
 def test_affine_backward_first_layer_leaves_dx_alone():
     dx = [42.0, 42.0, 42.0]
     dW, dB = [0.0] * 12, [0.0] * 4
@@ -282,9 +311,12 @@ def test_network_buffers_hold_every_figure_value():
     grads = [[0.0] * len(p) for p in params]
     sizes = [3, 4, 3]
     Z, H, dZ, dH = ([[0.0] * 4, [0.0] * 3] for _ in range(4))
-    kernels.forward_example(X, 0, params, sizes, kernels.RELU, Z, H)
+    nonzero = [0] * 3
+    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
+    kernels.forward_example(X, 0, nonzero, count, params, sizes, kernels.RELU, Z, H)
     e = kernels.output_loss(kernels.SOFTMAX, Z, H, T, 0, sizes)
-    kernels.backward_example(X, 0, T, 0, 1, params, grads, sizes, kernels.RELU, Z, H, dZ, dH)
+    kernels.backward_example(X, 0, nonzero, count, T, 0, 1, params, grads, sizes, kernels.RELU,
+                             Z, H, dZ, dH)
     Y, a, dB2, dW2, h, z, dB1, dW1 = hand_relu_softmax_backward()
     assert Z[0] == approx(Z_H)
     assert H[0] == approx(H_RELU)

@@ -67,9 +67,10 @@ def gather_batch_parallel(pixels, labels, indices, batch, n_in, n_out, X, T, Y_l
 
 
 def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                            Z, H, dZ, dH):
+                            Z, H, dZ, dH, nonzero):
     """Same contract as kernels.batch_gradient.  The backend allocates PARTS + 1 sets of grads
-    and work buffers: set 0 receives the result, set t + 1 belongs to part t."""
+    and work buffers: set 0 receives the result, set t + 1 belongs to part t (`nonzero` is
+    unused: each part has its own)."""
     n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
@@ -88,12 +89,16 @@ def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, outpu
             for i in range(len(buf)):
                 buf[i] = 0.0
         first, end = _share(batch, part, PARTS)
+        part_nonzero = np.empty(n_in, dtype=np.int64)
         total = 0.0
         for n in range(first, end):
-            K.forward_example(X, n * n_in, params, sizes, activation, part_Z[part], part_H[part])
+            count = K.nonzero_inputs(X, n * n_in, n_in, part_nonzero)
+            K.forward_example(X, n * n_in, part_nonzero, count, params, sizes, activation,
+                              part_Z[part], part_H[part])
             total += K.output_loss(output, part_Z[part], part_H[part], T, n * n_out, sizes)
-            K.backward_example(X, n * n_in, T, n * n_out, batch, params, g, sizes, activation,
-                               part_Z[part], part_H[part], part_dZ[part], part_dH[part])
+            K.backward_example(X, n * n_in, part_nonzero, count, T, n * n_out, batch, params, g,
+                               sizes, activation, part_Z[part], part_H[part], part_dZ[part],
+                               part_dH[part])
         part_loss[part] = total
     # ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in ascending order; each thread a slice
     for t in prange(PARTS):
