@@ -17,24 +17,23 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _finite_float(text: str, allow_zero: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not (value > 0 or (allow_zero and value == 0)) or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be {'>= 0' if allow_zero else 'a positive number'}, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _finite_float(text, allow_zero=False)
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+    return _finite_float(text, allow_zero=True)
 
 
 def int_list(text: str) -> list[int]:

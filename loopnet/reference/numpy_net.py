@@ -138,6 +138,30 @@ ACTIVATION_LAYERS = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 OUTPUT_LAYERS = {"softmax": SoftmaxWithLoss, "identity": IdentityWithLoss}
 
 
+# ------------------------------------------------------------------------------- inputs
+def input_array(x, n_in: int) -> np.ndarray:
+    """x as a float64 (N, n_in) array (a single row becomes N = 1)."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if x.ndim != 2 or x.shape[1] != n_in or x.shape[0] == 0:
+        raise ShapeError(f"input has shape {x.shape}, expected (N, {n_in})")
+    return x
+
+
+def teacher_array(t, count: int, n_out: int) -> np.ndarray:
+    """T as (count, n_out) float64 rows: one-hot for int labels, else the rows given."""
+    t = np.asarray(t)
+    if t.ndim == 1:
+        if t.shape[0] != count or not np.all(t == np.round(t)):
+            raise DataError(f"expected {count} integer labels, got {t!r}")
+        labels = t.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= n_out:
+            raise DataError(f"labels must lie in 0..{n_out - 1}")
+        return np.eye(n_out)[labels]
+    if t.shape != (count, n_out):
+        raise ShapeError(f"teachers have shape {t.shape}, expected ({count}, {n_out})")
+    return np.ascontiguousarray(t, dtype=np.float64)
+
+
 # ------------------------------------------------------------------------------- network
 class NumpyNet:
     """loopnet's MultiLayerNet as batch matrix code.
@@ -202,25 +226,11 @@ class NumpyNet:
     # -------------------------------------------------------------------- inputs
     def inputs(self, x) -> np.ndarray:
         """x as a float64 (N, n_in) array (a single row becomes N = 1)."""
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        if x.ndim != 2 or x.shape[1] != self.sizes[0] or x.shape[0] == 0:
-            raise ShapeError(f"input has shape {x.shape}, expected (N, {self.sizes[0]})")
-        return x
+        return input_array(x, self.sizes[0])
 
     def teachers(self, t, count: int) -> np.ndarray:
         """T as (N, n_out) float64 rows: one-hot for int labels, else the rows given."""
-        t = np.asarray(t)
-        n_out = self.sizes[-1]
-        if t.ndim == 1:
-            if t.shape[0] != count or not np.all(t == np.round(t)):
-                raise DataError(f"expected {count} integer labels, got {t!r}")
-            labels = t.astype(np.int64)
-            if labels.min() < 0 or labels.max() >= n_out:
-                raise DataError(f"labels must lie in 0..{n_out - 1}")
-            return np.eye(n_out)[labels]
-        if t.shape != (count, n_out):
-            raise ShapeError(f"teachers have shape {t.shape}, expected ({count}, {n_out})")
-        return t.astype(np.float64)
+        return teacher_array(t, count, self.sizes[-1])
 
     # -------------------------------------------------------------------- forward
     def forward(self, x) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -38,9 +38,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from loopnet.errors import ConfigError, DataError, ShapeError
+from loopnet.errors import ConfigError, ShapeError
 from loopnet.network import ACTIVATIONS, OUTPUTS, check_sizes
 from loopnet.optimizers import OPTIMIZERS
+from loopnet.reference.numpy_net import input_array, teacher_array
 
 GUARD = 1e-7  # the book's 1e-7 in log(Y + 1e-7) and in the AdaGrad/Adam denominators
 ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -175,24 +176,10 @@ class TorchNet:
 
     # -------------------------------------------------------------------- forward
     def _inputs(self, x) -> torch.Tensor:
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        if x.ndim != 2 or x.shape[1] != self.sizes[0] or x.shape[0] == 0:
-            raise ShapeError(f"input has shape {x.shape}, expected (N, {self.sizes[0]})")
-        return torch.from_numpy(np.ascontiguousarray(x))
+        return torch.from_numpy(np.ascontiguousarray(input_array(x, self.sizes[0])))
 
     def _teachers(self, t, count: int) -> torch.Tensor:
-        t = np.asarray(t)
-        n_out = self.sizes[-1]
-        if t.ndim == 1:
-            if t.shape[0] != count or not np.all(t == np.round(t)):
-                raise DataError(f"expected {count} integer labels, got {t!r}")
-            labels = t.astype(np.int64)
-            if labels.min() < 0 or labels.max() >= n_out:
-                raise DataError(f"labels must lie in 0..{n_out - 1}")
-            return torch.from_numpy(np.eye(n_out)[labels])
-        if t.shape != (count, n_out):
-            raise ShapeError(f"teachers have shape {t.shape}, expected ({count}, {n_out})")
-        return torch.from_numpy(np.ascontiguousarray(t, dtype=np.float64))
+        return torch.from_numpy(teacher_array(t, count, self.sizes[-1]))
 
     def _forward(self, x: torch.Tensor, t: torch.Tensor) -> dict:
         """Run the Sequential module by module, keeping each Linear (Z) and activation (H) output."""
