@@ -143,6 +143,7 @@ def test_train_on_an_idx_directory(capsys, tmp_path):
 
 
 def test_evaluate_train_split_and_plot(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs the plot extra (matplotlib)")
     model, plot = tmp_path / "m.json", tmp_path / "curves.png"
     code, out, err = run(capsys, "train", "--limit", "200", "--epochs", "2", "--hidden", "8",
                          "--backend", "python", "--quiet", "--save", str(model), "--plot", str(plot))
