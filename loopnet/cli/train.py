@@ -14,6 +14,7 @@ from loopnet.cli.common import (
     weight_init,
 )
 
+CLEAR_LINE = "\r\033[K"  # carriage return + erase to end of line (ANSI)
 HELP = "train a network on digits (embedded synthetic set by default) and report accuracy"
 
 
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
             done = results[-1].steps if results else 0
             bar = tqdm(total=min(trainer.steps_per_epoch, total_steps - done), leave=False,
-                       desc=f"epoch {len(results) + 1}", unit="step", file=sys.stderr)
+                       desc=f"epoch {len(results) + 1}", unit="step", file=sys.stderr,
+                       disable=None)  # None: no bar when stderr is not a terminal
         if bar is not None:
             bar.update(k)
 
@@ -123,14 +125,16 @@ def run(args: argparse.Namespace) -> int:
 def _warm_up(trainer, quiet: bool) -> None:
     """Compile (or load from Numba's cache) before timing starts; say so when it is slow."""
     start = time.perf_counter()
+    terminal = sys.stderr.isatty()
     if not quiet:
-        print("compiling… (numba kernels; cached after the first run)", end="", file=sys.stderr,
-              flush=True)
+        # on a terminal the line is replaced by "kernels ready"; in a log both lines stay
+        print("compiling… (numba kernels; cached after the first run)", end="" if terminal else "\n",
+              file=sys.stderr, flush=True)
     try:
         trainer.warm_up()
     finally:
         if not quiet:
-            print(f"\r\033[Kkernels ready in {time.perf_counter() - start:.1f} s", file=sys.stderr,
-                  flush=True)
+            print(f"{CLEAR_LINE if terminal else ''}kernels ready in "
+                  f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
 
 
