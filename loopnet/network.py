@@ -25,6 +25,27 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
     return sizes
 
 
+def check_config(sizes: Sequence[int], activation: str, output: str,
+                 weight_decay: float) -> tuple[list[int], float]:
+    """Validated (sizes, weight_decay) of a network; ConfigError names what is wrong."""
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if output not in OUTPUTS:
+        raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
+    try:
+        weight_decay = float(weight_decay)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"weight_decay must be a number, got {weight_decay!r}") from None
+    if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
+        raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+    return check_sizes(sizes), weight_decay
+
+
+def param_names(n_layers: int) -> list[str]:
+    """W1, b1, W2, b2, ... for `n_layers` layers."""
+    return [f"{kind}{layer}" for layer in range(1, n_layers + 1) for kind in "Wb"]
+
+
 def weight_init_std(weight_init, n_in: int, n_out: int) -> float:
     """σ of the normal init (or ε of the uniform one) for a layer with n_in inputs."""
     if weight_init == "he":
@@ -82,17 +103,7 @@ class MultiLayerNet:
         backend: str = "python",
         parallel: bool = False,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
-        if output not in OUTPUTS:
-            raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
-        try:
-            weight_decay = float(weight_decay)
-        except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"weight_decay must be a number, got {weight_decay!r}") from None
-        if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
-            raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.sizes, weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
         self.weight_init = weight_init
@@ -100,9 +111,7 @@ class MultiLayerNet:
         self.seed = seed
         self.backend = get_backend(backend, parallel=parallel)
         self.n_layers = len(self.sizes) - 1
-        self.names = []
-        for layer in range(1, self.n_layers + 1):
-            self.names += [f"W{layer}", f"b{layer}"]
+        self.names = param_names(self.n_layers)
         b = self.backend
         tensors = [b.float_buffer(t) for t in init_params(self.sizes, weight_init, seed)]
         self.params = dict(zip(self.names, tensors))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from loopnet.errors import ConfigError, DataError, ShapeError
-from loopnet.network import ACTIVATIONS, OUTPUTS, check_sizes, init_params
+from loopnet.network import check_config, init_params, param_names
 from loopnet.optimizers import OPTIMIZERS
 from loopnet.rng import Rng
 
@@ -183,16 +183,11 @@ class NumpyNet:
         weight_init: float | str = 0.01,
         seed: int = 0,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}")
-        if output not in OUTPUTS:
-            raise ConfigError(f"unknown output {output!r}")
+        self.sizes, self.weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
-        self.weight_decay = float(weight_decay)
         self.n_layers = len(self.sizes) - 1
-        self.names = [f"{p}{layer}" for layer in range(1, self.n_layers + 1) for p in "Wb"]
+        self.names = param_names(self.n_layers)
         if params is None:
             flat = init_params(self.sizes, weight_init, seed)
             params = dict(zip(self.names, flat))

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from loopnet.errors import ConfigError, ShapeError
-from loopnet.network import ACTIVATIONS, OUTPUTS, check_sizes
+from loopnet.network import check_config, check_sizes, param_names
 from loopnet.optimizers import OPTIMIZERS
 from loopnet.reference.numpy_net import input_array, teacher_array
 
@@ -119,17 +119,12 @@ class TorchNet:
         *,
         guard_in_gradient: bool = False,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}")
-        if output not in OUTPUTS:
-            raise ConfigError(f"unknown output {output!r}")
+        self.sizes, self.weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
-        self.weight_decay = float(weight_decay)
         self.guard_in_gradient = guard_in_gradient
         self.n_layers = len(self.sizes) - 1
-        self.names = [f"{p}{layer}" for layer in range(1, self.n_layers + 1) for p in "Wb"]
+        self.names = param_names(self.n_layers)
         self.model = build_sequential(self.sizes, activation)
         self.linears = [m for m in self.model if isinstance(m, nn.Linear)]
         if params is not None:
