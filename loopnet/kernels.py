@@ -335,8 +335,8 @@ def count_correct(X, labels, batch, params, sizes, activation, Z, H, nonzero):
 # ---------------------------------------------------------------------------------------------
 # Data: minibatch gather from uint8 pixels.  pixels: (count * n_in), labels: (count)
 # ---------------------------------------------------------------------------------------------
-def gather_batch(pixels, labels, indices, batch, n_in, n_out, X, T, Y_labels):
-    """X_i = pixel_i / 255 of each chosen example; T one-hot rows; Y_labels the int labels."""
+def gather_batch(pixels, labels, indices, batch, n_in, n_out, X, T, batch_labels):
+    """X_i = pixel_i / 255 of each chosen example; T one-hot rows; batch_labels the int labels."""
     for n in range(batch):
         src = indices[n] * n_in
         dst = n * n_in
@@ -345,7 +345,7 @@ def gather_batch(pixels, labels, indices, batch, n_in, n_out, X, T, Y_labels):
         for k in range(n_out):
             T[n * n_out + k] = 0.0
         T[n * n_out + labels[indices[n]]] = 1.0
-        Y_labels[n] = labels[indices[n]]
+        batch_labels[n] = labels[indices[n]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +403,7 @@ def train_step(X, T, batch, params, grads, sizes, activation, output, weight_dec
 
 def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads, sizes,
                             activation, output, weight_decay, Z, H, dZ, dH, nonzero, X, T,
-                            Y_labels, kind, state1, state2, lrs, momentum, beta1, beta2, losses):
+                            batch_labels, kind, state1, state2, lrs, momentum, beta1, beta2, losses):
     """`steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s].
 
     This is the loop the CLI runs: the data stays as uint8 pixels, each step gathers its
@@ -413,7 +413,7 @@ def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads
     n_out = sizes[len(sizes) - 1]
     for s in range(steps):
         gather_batch(pixels, labels, indices[s * batch:(s + 1) * batch], batch, n_in, n_out,
-                     X, T, Y_labels)
+                     X, T, batch_labels)
         losses[s] = train_step(X, T, batch, params, grads, sizes, activation, output,
                                weight_decay, Z, H, dZ, dH, nonzero, kind, state1, state2, lrs[s],
                                momentum, beta1, beta2)

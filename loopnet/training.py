@@ -66,13 +66,13 @@ class DataFeed:
         self.batch = batch
         self.X = b.zeros(batch * net.sizes[0])
         self.T = b.zeros(batch * net.sizes[-1])
-        self.Y_labels = b.int_buffer([0] * batch)
+        self.batch_labels = b.int_buffer([0] * batch)
 
     def gather(self, indices, count: int) -> None:
-        """Fill X, T and Y_labels with the examples `indices[:count]`."""
+        """Fill X, T and batch_labels with the examples `indices[:count]`."""
         net = self.net
         net.backend.kernels.gather_batch(self.pixels, self.labels, indices, count, net.sizes[0],
-                                         net.sizes[-1], self.X, self.T, self.Y_labels)
+                                         net.sizes[-1], self.X, self.T, self.batch_labels)
 
 
 def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None) -> float:
@@ -84,7 +84,7 @@ def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None)
         count = min(feed.batch, len(data) - start)
         feed.gather(net.backend.int_buffer(range(start, start + count)), count)
         correct += net.backend.kernels.count_correct(
-            feed.X, feed.Y_labels, count, net._params, net._sizes, net._activation,
+            feed.X, feed.batch_labels, count, net._params, net._sizes, net._activation,
             net._Z, net._H, net._nonzero)
     return correct / len(data)
 
@@ -128,7 +128,7 @@ class Trainer:
         """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
         self._run_steps(0)
         self.net.backend.kernels.count_correct(
-            self.feed.X, self.feed.Y_labels, 0, self.net._params, self.net._sizes,
+            self.feed.X, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
             self.net._activation, self.net._Z, self.net._H, self.net._nonzero)
 
     def accuracy(self, data: Dataset) -> float:
@@ -145,7 +145,7 @@ class Trainer:
         b.kernels.train_steps_from_pixels(
             feed.pixels, feed.labels, indices, steps, self.batch, net._params, net._grads,
             net._sizes, net._activation, net._output, net.weight_decay, net._Z, net._H,
-            net._dZ, net._dH, net._nonzero, feed.X, feed.T, feed.Y_labels, opt.kind, s1, s2, lrs,
+            net._dZ, net._dH, net._nonzero, feed.X, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs,
             opt.momentum, opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 

@@ -58,12 +58,12 @@ def _share(count, part, parts):
     return part * count // parts, (part + 1) * count // parts
 
 
-def gather_batch_parallel(pixels, labels, indices, batch, n_in, n_out, X, T, Y_labels):
+def gather_batch_parallel(pixels, labels, indices, batch, n_in, n_out, X, T, batch_labels):
     """kernels.gather_batch, each part gathering its share of the examples."""
     for t in prange(PARTS):
         first, end = _share(batch, np.int64(t), PARTS)
         K.gather_batch(pixels, labels, indices[first:end], end - first, n_in, n_out,
-                       X[first * n_in:], T[first * n_out:], Y_labels[first:])
+                       X[first * n_in:], T[first * n_out:], batch_labels[first:])
 
 
 def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, output, weight_decay,
