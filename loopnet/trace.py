@@ -66,6 +66,13 @@ class Equation:
     update: bool = False
 
 
+def accumulation(name: str, sub: str, layer: int, old: float, term_syms: list,
+                 term_nums: list, new: float) -> Equation:
+    """``name ← name + term = old + term-with-numbers = new`` (a gradient accumulating)."""
+    sym = Sym(name, sub, layer)
+    return Equation(sym, [[sym, "+", *term_syms], [Num(old), "+", *term_nums]], new, update=True)
+
+
 @dataclass
 class Section:
     """A titled run of equations and notes (a note is an `Expr` rendered as a sentence)."""
@@ -303,11 +310,9 @@ class _Tracer:
             return
         for j in range(n_out):
             if self.shown(l, j):
-                section.items.append(Equation(
-                    Sym("ΔB", str(j + 1), l),
-                    [[Sym("ΔB", str(j + 1), l), "+", self.back_sym(l, str(j + 1))],
-                     [Num(before[2 * l - 1][j]), "+", Num(dz[j])]],
-                    after[2 * l - 1][j], update=True))
+                section.items.append(accumulation(
+                    "ΔB", str(j + 1), l, before[2 * l - 1][j], [self.back_sym(l, str(j + 1))],
+                    [Num(dz[j])], after[2 * l - 1][j]))
         zeros = 0
         for i in range(n_in):
             if inputs[i] == 0.0:
@@ -316,13 +321,10 @@ class _Tracer:
             for j in range(n_out):
                 if self.shown(l, j):
                     p = i * n_out + j
-                    sub = f"{i + 1},{j + 1}"
-                    section.items.append(Equation(
-                        Sym("ΔW", sub, l),
-                        [[Sym("ΔW", sub, l), "+", self.value_sym(l - 1, str(i + 1)), "·",
-                          self.back_sym(l, str(j + 1))],
-                         [Num(before[2 * l - 2][p]), "+", Num(inputs[i]), "·", Num(dz[j])]],
-                        after[2 * l - 2][p], update=True))
+                    section.items.append(accumulation(
+                        "ΔW", f"{i + 1},{j + 1}", l, before[2 * l - 2][p],
+                        [self.value_sym(l - 1, str(i + 1)), "·", self.back_sym(l, str(j + 1))],
+                        [Num(inputs[i]), "·", Num(dz[j])], after[2 * l - 2][p]))
         if zeros:
             verb, rows, gain = (("is", "its row", "gains") if zeros == 1 else
                                 ("are", "their rows", "gain"))
@@ -387,11 +389,9 @@ class _Tracer:
                     if self.shown(l, j):
                         p = i * n_out + j
                         sub = f"{i + 1},{j + 1}"
-                        section.items.append(Equation(
-                            Sym("ΔW", sub, l),
-                            [[Sym("ΔW", sub, l), "+", "λ", "·", Sym("W", sub, l)],
-                             [Num(before[2 * l - 2][p]), "+", Num(self.lam), "·", Num(W[p])]],
-                            after[2 * l - 2][p], update=True))
+                        section.items.append(accumulation(
+                            "ΔW", sub, l, before[2 * l - 2][p], ["λ", "·", Sym("W", sub, l)],
+                            [Num(self.lam), "·", Num(W[p])], after[2 * l - 2][p]))
 
     def batch_loss(self, section: Section, losses: list[float], loss: float) -> None:
         N = self.N
