@@ -83,7 +83,7 @@ def affine_forward(x, x0, W, B, z, n_in, n_out):
                 z[j] += x_i * W[row + j]
 
 
-def affine_backward(x, x0, W, dz, dW, dB, dx, n_in, n_out, need_dx):
+def affine_backward(x, x0, W, dz, dW, dB, dx, n_in, n_out):
     # ΔB_j += z_j
     for j in range(n_out):
         dB[j] += dz[j]
@@ -94,12 +94,11 @@ def affine_backward(x, x0, W, dz, dW, dB, dx, n_in, n_out, need_dx):
             # ΔW_{i,j} += H_i^(l-1) · z_j
             for j in range(n_out):
                 dW[row + j] += x_i * dz[j]
-        if need_dx:
-            # h_i = Σ_j W_{i,j} · z_j   (skipped for the first layer)
-            h_i = 0.0
-            for j in range(n_out):
-                h_i += W[row + j] * dz[j]
-            dx[i] = h_i
+        # h_i = Σ_j W_{i,j} · z_j   (the first layer has input_affine_backward, without h)
+        h_i = 0.0
+        for j in range(n_out):
+            h_i += W[row + j] * dz[j]
+        dx[i] = h_i
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +234,7 @@ def backward_example(x, x0, nonzero, count, t, t0, batch, params, grads, sizes, 
     output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch)
     for l in range(last, 0, -1):
         affine_backward(H[l - 1], 0, params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
-                        dH[l - 1], sizes[l], sizes[l + 1], True)
+                        dH[l - 1], sizes[l], sizes[l + 1])
         activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], sizes[l])
     input_affine_backward(x, x0, nonzero, count, dZ[0], grads[0], grads[1], sizes[1])
 

@@ -96,7 +96,7 @@ def test_affine_backward_accumulates_db_dw_and_sends_h():
     dW = [1.0] * 12  # accumulation: the kernel adds to what is there
     dB = [2.0] * 4
     dx = [0.0] * 3
-    kernels.affine_backward(X, 0, flat(W1), dz, dW, dB, dx, 3, 4, True)
+    kernels.affine_backward(X, 0, flat(W1), dz, dW, dB, dx, 3, 4)
     # ΔB_j += z_j
     assert dB == approx([2.0 + 0.3, 2.0 - 0.2, 2.0 + 0.5, 2.0 + 0.1])
     # ΔW_{i,j} += X_i · z_j ; row 2 (X2 = 0) stays as it was
@@ -145,11 +145,12 @@ def test_input_affine_backward_accumulates_db_dw_over_non_zero_inputs():
     assert dW == approx([1.0 + 0.5 * v for v in dz] + [1.0] * 4 + [1.0 + 1.0 * v for v in dz])
 
 
-def test_affine_backward_first_layer_leaves_dx_alone():
-    dx = [42.0, 42.0, 42.0]
+def test_first_layer_backward_has_no_h():
+    """The first layer's backward (input_affine_backward) takes no dx: nothing precedes X."""
+    nonzero = [0] * 3
+    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
     dW, dB = [0.0] * 12, [0.0] * 4
-    kernels.affine_backward(X, 0, flat(W1), [1.0, 1.0, 1.0, 1.0], dW, dB, dx, 3, 4, False)
-    assert dx == [42.0, 42.0, 42.0]
+    kernels.input_affine_backward(X, 0, nonzero, count, [1.0, 1.0, 1.0, 1.0], dW, dB, 4)
     assert dB == [1.0] * 4
     assert dW == approx([0.5] * 4 + [0.0] * 4 + [1.0] * 4)
 
