@@ -1,7 +1,13 @@
-"""The numba backend compiles the same loops: results must be bit-for-bit the Python backend's."""
+"""The numba backend compiles the same loops: exact mode must be bit-for-bit the Python backend;
+parallel mode (minibatch split over parts, summed in a fixed order) within 1e-12 of exact mode."""
 
 import itertools
+import os
+import shutil
 import struct
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from hypothesis import given, settings
@@ -164,3 +170,128 @@ def test_sample_indices_bounds_error(numba_backend):
     for n in (0, 2**32 + 1):
         with pytest.raises(ValueError):
             numba_backend.sample_indices(Rng(0), n, 3)
+
+
+# ---- parallel mode ---------------------------------------------------------------------------
+PARALLEL_TOLERANCE = 1e-12
+
+
+def max_difference(a, b) -> float:
+    """max |a - b| over two equally nested sequences of floats."""
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        return max((max_difference(u, v) for u, v in zip(a, b)), default=0.0)
+    return abs(a - b)
+
+
+def exact_and_parallel(**kwargs):
+    exact = MultiLayerNet(SIZES, backend="numba", **kwargs)
+    parallel = MultiLayerNet(SIZES, backend="numba", parallel=True, **kwargs)
+    assert parallel.backend.parallel and not exact.backend.parallel
+    return exact, parallel
+
+
+def params_difference(a, b) -> float:
+    pa, pb = a.get_params(), b.get_params()
+    return max(max_difference(pa[name], pb[name]) for name in a.names)
+
+
+@pytest.mark.parametrize("activation, output", list(itertools.product(ACTIVATIONS, OUTPUTS)))
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_forward_loss_gradient_within_tolerance(activation, output, weight_decay):
+    exact, parallel = exact_and_parallel(activation=activation, output=output, weight_init="he",
+                                         seed=4, weight_decay=weight_decay)
+    x, t = batches(output, 1, seed=9)[0]
+    assert max_difference(exact.predict(x), parallel.predict(x)) <= PARALLEL_TOLERANCE
+    assert abs(exact.loss(x, t) - parallel.loss(x, t)) <= PARALLEL_TOLERANCE
+    g_exact, g_parallel = exact.gradient(x, t), parallel.gradient(x, t)
+    for name in exact.names:
+        assert max_difference(g_exact[name], g_parallel[name]) <= PARALLEL_TOLERANCE, name
+    assert max_difference(g_exact["W1"], [[0.0] * SIZES[1]] * SIZES[0]) > 0.0  # not all zero
+
+
+@pytest.mark.parametrize("activation, output, optimizer",
+                         list(itertools.product(ACTIVATIONS, OUTPUTS, OPTIMIZERS)))
+def test_fifty_train_steps_within_tolerance(activation, output, optimizer):
+    exact, parallel = exact_and_parallel(activation=activation, output=output, weight_init="he",
+                                         seed=1, weight_decay=0.01)
+    opt_exact, opt_parallel = (make_optimizer(optimizer, LR[optimizer]) for _ in range(2))
+    data = batches(output, 5, seed=3)
+    for step in range(50):
+        x, t = data[step % len(data)]
+        loss_exact = exact.train_step(x, t, opt_exact)
+        loss_parallel = parallel.train_step(x, t, opt_parallel)
+        assert abs(loss_exact - loss_parallel) <= PARALLEL_TOLERANCE, step
+    assert params_difference(exact, parallel) <= PARALLEL_TOLERANCE
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 7])
+def test_minibatches_smaller_or_not_divisible_by_the_parts(rows):
+    """Parts with no example (or one more than the others) still sum to the exact gradient."""
+    exact, parallel = exact_and_parallel(weight_init="he", seed=6)
+    x, t = batches("softmax", 2, seed=2)[0]
+    x, t = (x * 2)[:rows], (t * 2)[:rows]
+    g_exact, g_parallel = exact.gradient(x, t), parallel.gradient(x, t)
+    for name in exact.names:
+        assert max_difference(g_exact[name], g_parallel[name]) <= PARALLEL_TOLERANCE, name
+
+
+def test_deterministic_for_a_thread_count():
+    runs = []
+    for _ in range(2):
+        net = MultiLayerNet(SIZES, backend="numba", parallel=True, weight_init="he", seed=3)
+        opt = make_optimizer("adam", 0.01)
+        for x, t in batches("softmax", 10, seed=5):
+            net.train_step(x, t, opt)
+        runs.append(net.get_params())
+    assert runs[0] == runs[1]
+
+
+def test_trainer_on_digits_within_tolerance(digits):
+    train, test = digits
+    nets, losses = [], []
+    for parallel in (False, True):
+        net = MultiLayerNet([784, 16, 10], weight_init="he", seed=3, backend="numba",
+                            parallel=parallel)
+        trainer = Trainer(net, make_optimizer("sgd", 0.1), train, test, batch_size=20, seed=8)
+        trainer.run(epochs=2, chunk_steps=5)
+        nets.append(net)
+        losses.append(trainer.step_losses)
+    assert max_difference(losses[0], losses[1]) <= PARALLEL_TOLERANCE
+    assert params_difference(*nets) <= PARALLEL_TOLERANCE
+
+
+CHANGED_KERNEL_PROGRAM = textwrap.dedent("""
+    from loopnet import SGD, MultiLayerNet
+    x = [[0.5, 0.0, 1.0, 0.25] * 3] * 4
+    t = [0, 1, 2, 3]
+    nets = [MultiLayerNet([12, 7, 4], backend="numba", parallel=p, seed=1) for p in (False, True)]
+    for net in nets:
+        net.train_step(x, t, SGD(0.1))
+    a, b = (net.get_params()["W1"] for net in nets)
+    print(max(abs(u - v) for row_a, row_b in zip(a, b) for u, v in zip(row_a, row_b)))
+""")
+
+
+@pytest.mark.slow
+def test_cached_parallel_code_follows_a_changed_kernels_source(tmp_path):
+    """Numba's cache checks only a function's own file; after kernels.py changes, parallel mode
+    must not keep running the old kernels compiled into its cached functions."""
+    package = tmp_path / "loopnet"
+    shutil.copytree(os.path.dirname(sys.modules["loopnet"].__file__), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def difference() -> float:
+        done = subprocess.run([sys.executable, "-c", CHANGED_KERNEL_PROGRAM], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+
+    assert difference() <= PARALLEL_TOLERANCE  # compiles and caches both modes
+    kernels = package / "kernels.py"
+    source = kernels.read_text()
+    sgd_line = "# W ← W - η · ΔW\n    for i in range(len(p)):\n        p[i] -= lr * g[i]"
+    assert source.count(sgd_line) == 1
+    kernels.write_text(source.replace(sgd_line, sgd_line.replace("lr *", "0.5 * lr *")))
+    assert difference() <= PARALLEL_TOLERANCE  # both modes now run the halved step

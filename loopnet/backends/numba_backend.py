@@ -7,9 +7,11 @@ loops do the same float64 operations in the same order, so results are bit-for-b
 Python backend ("exact mode").
 """
 
+import hashlib
 import importlib.util
 import inspect
 import sys
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -19,14 +21,33 @@ from loopnet import kernels as python_kernels
 from loopnet.errors import DataError, ShapeError
 from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
 
-COMPILED_MODULE = "loopnet._compiled_kernels"
 CACHE_LINE_DOUBLES = 8  # 64 bytes
+
+
+def _source_tag() -> str:
+    """12 hex digits of the SHA-256 of every source whose code the compiled kernels contain.
+
+    Numba checks a cache entry against its own function's file only, not against the files of
+    the functions it calls and compiled in.  A cached caller from numba_parallel.py would keep
+    the kernels.py it was compiled with after kernels.py changed (seen: a segfault once a
+    kernel's signature changed).  Every compiled name carries this tag, so a changed source
+    gets new cache entries instead.
+    """
+    digest = hashlib.sha256()
+    for path in (Path(python_kernels.__file__), Path(__file__).with_name("numba_parallel.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+SOURCE_TAG = _source_tag()
+COMPILED_MODULE = f"loopnet._compiled_kernels_{SOURCE_TAG}"
 
 
 def compiled_copy(module_name: str, replacements: dict | None = None):
     """Load loopnet/kernels.py afresh as `module_name` and njit every function defined in it.
 
     `replacements` maps function names to other (already compiled) functions used instead.
+    `module_name` should end in SOURCE_TAG, since it names the cache entries.
     """
     if module_name in sys.modules:
         return sys.modules[module_name]

@@ -31,11 +31,11 @@ import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 from numba.typed import List  # noqa: E402
 
-from loopnet.backends.numba_backend import _compile_kernels, compiled_copy  # noqa: E402
+from loopnet.backends.numba_backend import SOURCE_TAG, _compile_kernels, compiled_copy  # noqa: E402
 
 PARTS = numba.config.NUMBA_NUM_THREADS
 # the part count is compiled in as a constant, so it is part of the module (and cache) name
-PARALLEL_MODULE = f"loopnet._parallel_kernels_p{PARTS}"
+PARALLEL_MODULE = f"loopnet._parallel_kernels_p{PARTS}_{SOURCE_TAG}"
 K = _compile_kernels()
 TENSOR = numba.types.float64[::1]
 
@@ -144,9 +144,11 @@ def optimizer_update_parallel(kind, params, grads, state1, state2, lr, momentum,
 
 def compile_parallel_kernels():
     """The kernels module once more, compiled, with the three steps above made parallel."""
-    parallel = numba.njit(parallel=True, cache=True)
-    return compiled_copy(PARALLEL_MODULE, {
-        "gather_batch": parallel(gather_batch_parallel),
-        "batch_gradient": parallel(batch_gradient_parallel),
-        "optimizer_update": parallel(optimizer_update_parallel),
-    })
+    replacements = {}
+    for name, fn in (("gather_batch", gather_batch_parallel),
+                     ("batch_gradient", batch_gradient_parallel),
+                     ("optimizer_update", optimizer_update_parallel)):
+        # these compile the kernels in: their cache entries are named after the sources' tag
+        fn.__qualname__ = f"{fn.__name__}_p{PARTS}_{SOURCE_TAG}"
+        replacements[name] = numba.njit(parallel=True, cache=True)(fn)
+    return compiled_copy(PARALLEL_MODULE, replacements)
