@@ -183,25 +183,24 @@ def loopnet_trace(net: MultiLayerNet, x, t) -> dict[str, np.ndarray]:
     Runs the kernels one example at a time with private buffers (the network's own keep only
     the last example), then `net`'s batch gradient for the loss and ΔW, ΔB.
     """
-    X, count = net._inputs(x)
+    rows, count = net._inputs(x)
+    row_start, input_index, input_value = rows
     T, _ = net._teachers(t, count)
     b = net.backend
     widths = net.sizes[1:]
-    n_in, n_out = net.sizes[0], net.sizes[-1]
+    n_out = net.sizes[-1]
     Z = b.tensor_list([b.zeros(n) for n in widths])
     H = b.tensor_list([b.zeros(n) for n in widths])
     zs = [np.zeros((count, n)) for n in widths]
     hs = [np.zeros((count, n)) for n in widths]
-    nonzero = b.int_buffer([0] * n_in)
     for n in range(count):
-        nz_count = b.kernels.nonzero_inputs(X, n * n_in, n_in, nonzero)
-        b.kernels.forward_example(X, n * n_in, nonzero, nz_count, net._params, net._sizes,
-                                  net._activation, Z, H)
+        b.kernels.forward_example(input_index, input_value, row_start[n], row_start[n + 1],
+                                  net._params, net._sizes, net._activation, Z, H)
         b.kernels.output_loss(net._output, Z, H, T, n * n_out, net._sizes)
         for l in range(len(widths)):
             zs[l][n] = b.to_list(Z[l])
             hs[l][n] = b.to_list(H[l])
-    loss = net._gradient(X, T, count)
+    loss = net._gradient(rows, T, count)
     grads = {name: np.array(b.to_list(g)).reshape(net.shape_of(name))
              for name, g in zip(net.names, net._grads)}
     return _quantities(zs, hs[:-1], hs[-1], loss, grads, net.n_layers)

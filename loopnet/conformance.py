@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopnet import __version__, kernels
+from loopnet.backends.python_backend import PythonBackend
 from loopnet.data.dataset import Dataset
 from loopnet.errors import DataError
 from loopnet.model_io import write_atomic
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet, init_params
+from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet, init_params, sparse_input_rows
 from loopnet.optimizers import SGD, AdaGrad, Adam, Momentum, Optimizer
 from loopnet.rng import MASK64, Rng
 from loopnet.training import SAMPLER_OFFSET, Trainer
@@ -130,19 +131,20 @@ def run_forward_backward(inp: dict) -> dict:
     Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
     grads = [[0.0] * len(p) for p in params]
     examples = []
-    nonzero = [0] * n_in
+    rows = sparse_input_rows(PythonBackend(), X, N, n_in)
+    row_start, input_index, input_value = rows
     for n in range(N):
-        count = kernels.nonzero_inputs(X, n * n_in, n_in, nonzero)
-        kernels.forward_example(X, n * n_in, nonzero, count, params, sizes, act, Z, H)
+        first, end = row_start[n], row_start[n + 1]
+        kernels.forward_example(input_index, input_value, first, end, params, sizes, act, Z, H)
         E = kernels.output_loss(out, Z, H, T, n * n_out, sizes)
-        kernels.backward_example(X, n * n_in, nonzero, count, T, n * n_out, N, params, grads,
-                                 sizes, act, Z, H, dZ, dH)
+        kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, params,
+                                 grads, sizes, act, Z, H, dZ, dH)
         examples.append({"Z": [list(z) for z in Z], "H": [list(h) for h in H], "E": E,
                          "dZ": [list(z) for z in dZ], "dH": [list(h) for h in dH[:-1]]})
     final = [[0.0] * len(p) for p in params]
     work = [[[0.0] * w for w in widths] for _ in range(4)]
-    loss = kernels.batch_gradient(X, T, N, params, final, sizes, act, out, inp["weight_decay"],
-                                  *work, nonzero)
+    loss = kernels.batch_gradient(*rows, T, N, params, final, sizes, act, out,
+                                  inp["weight_decay"], *work)
     return {"examples": examples, "loss": loss, "gradients": final}
 
 
@@ -206,8 +208,9 @@ def _dataset(spec: dict) -> Dataset:
 
 def _correct(net: MultiLayerNet, data: Dataset) -> int:
     X = [p / 255.0 for p in data.pixels]
-    return kernels.count_correct(X, list(data.labels), len(data), net._params, net._sizes,
-                                 net._activation, net._Z, net._H, net._nonzero)
+    rows = sparse_input_rows(PythonBackend(), X, len(data), data.n_features)
+    return kernels.count_correct(*rows, list(data.labels), len(data), net._params, net._sizes,
+                                 net._activation, net._Z, net._H)
 
 
 def run_digits(inp: dict) -> dict:

@@ -38,9 +38,9 @@ def check_gradients(net: MultiLayerNet, x, t, samples: int | None = None, seed: 
     `samples` entries are checked on up to `samples` distinct entries drawn from Rng(seed);
     None checks every entry.
     """
-    X, count = net._inputs(x)
+    rows, count = net._inputs(x)
     T, _ = net._teachers(t, count)
-    net._gradient(X, T, count)
+    net._gradient(rows, T, count)
     rng = Rng(seed)
     results = []
     for name, grad in zip(net.names, net._grads):
@@ -52,7 +52,7 @@ def check_gradients(net: MultiLayerNet, x, t, samples: int | None = None, seed: 
         backprop = [float(grad[i]) for i in entries]  # copy: numerical_partial reuses buffers
         diffs, rels, failures = [], [], 0
         for i, b in zip(entries, backprop):
-            numeric = net.numerical_partial(X, T, count, name, i)
+            numeric = net.numerical_partial(rows, T, count, name, i)
             diffs.append(abs(b - numeric))
             rels.append(relative_error(b, numeric))
             if not diffs[-1] <= atol + rtol * max(abs(b), abs(numeric)):  # NaN fails too

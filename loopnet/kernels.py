@@ -11,6 +11,12 @@ A network of L layers keeps its tensors in one list ``params = [W1, B1, W2, B2, 
 Per-example work buffers, one per layer ``l``, each of size ``n_out`` of that layer:
 ``Z[l]`` pre-activations, ``H[l]`` activations (for the last layer: the outputs ``Y``),
 ``dZ[l]`` and ``dH[l]`` their backward values ``z`` and ``h``.
+
+Inputs are kept as sparse rows, because most inputs are zero (≈81 % of MNIST pixels) and a zero
+X_i adds nothing to any sum.  N rows are ``row_start`` (N + 1 ints) with ``input_index`` and
+``input_value``: row n's non-zero inputs are X_i = input_value[p] with i = input_index[p], for
+p = row_start[n] ... row_start[n + 1] - 1, in ascending i.  `sparse_rows` makes them from dense
+rows; a dataset is converted once and `gather_batch` copies a minibatch's rows.
 """
 
 import math
@@ -32,63 +38,70 @@ LOG_GUARD = 1e-7  # the book's guard in log(Y + 1e-7) and in the AdaGrad/Adam de
 
 
 # ---------------------------------------------------------------------------------------------
-# Affine layer.  x: (n_in) read at offset x0, W: (n_in * n_out), B: (n_out), z/dz: (n_out)
+# Affine layer.  x: (n_in), W: (n_in * n_out), B: (n_out), z/dz: (n_out); the first layer's
+# input is a sparse row (input_index / input_value [first : end])
 # ---------------------------------------------------------------------------------------------
-def nonzero_inputs(x, x0, n_in, nonzero):
-    """Write the indices i with x_i != 0 into nonzero[0 : count] in ascending order; return count.
+def sparse_rows(X, rows, n_in, row_start, input_index, input_value):
+    """Write the non-zero entries of the dense rows X (rows × n_in) as sparse rows.
 
-    Written without a branch (the index is stored, then kept only if x_i != 0): for pixels the
-    zero / non-zero pattern is too irregular for the CPU to predict.
+    input_index and input_value need one more place than there are non-zero entries.  Written
+    without a branch (the entry is stored, then kept only if X_i != 0): for pixels the zero /
+    non-zero pattern is too irregular for the CPU to predict.
     """
     count = 0
-    for i in range(n_in):
-        nonzero[count] = i
-        count += x[x0 + i] != 0.0
+    for n in range(rows):
+        row_start[n] = count
+        for i in range(n_in):
+            x_i = X[n * n_in + i]
+            input_index[count] = i
+            input_value[count] = x_i
+            count += x_i != 0
+    row_start[rows] = count
     return count
 
 
-def input_affine_forward(x, x0, nonzero, count, W, B, z, n_out):
-    # Z_j = B_j + Σ_i X_i · W_{i,j}, the sum over the non-zero inputs only (the others add 0)
+def input_affine_forward(input_index, input_value, first, end, W, B, z, n_out):
+    # Z_j = B_j + Σ_i X_i · W_{i,j}, the sum over the non-zero inputs p = first ... end - 1 only
     for j in range(n_out):
         z[j] = B[j]
-    for p in range(count):
-        i = max(nonzero[p], 0)  # max: tells the compiler i >= 0, so W[row + j] needs no wraparound
-        x_i = x[x0 + i]
+    for p in range(first, end):
+        i = max(input_index[p], 0)  # max: tells the compiler i >= 0, so W[row + j] needs no wraparound
+        x_i = input_value[p]
         row = i * n_out
         for j in range(n_out):
             z[j] += x_i * W[row + j]
 
 
-def input_affine_backward(x, x0, nonzero, count, dz, dW, dB, n_out):
+def input_affine_backward(input_index, input_value, first, end, dz, dW, dB, n_out):
     # ΔB_j += z_j ;  ΔW_{i,j} += X_i · z_j over the non-zero inputs (no h: nothing precedes X)
     for j in range(n_out):
         dB[j] += dz[j]
-    for p in range(count):
-        i = max(nonzero[p], 0)
-        x_i = x[x0 + i]
+    for p in range(first, end):
+        i = max(input_index[p], 0)
+        x_i = input_value[p]
         row = i * n_out
         for j in range(n_out):
             dW[row + j] += x_i * dz[j]
 
 
-def affine_forward(x, x0, W, B, z, n_in, n_out):
+def affine_forward(x, W, B, z, n_in, n_out):
     # Z_j = B_j + Σ_i H_i^(l-1) · W_{i,j}
     for j in range(n_out):
         z[j] = B[j]
     for i in range(n_in):
-        x_i = x[x0 + i]
+        x_i = x[i]
         if x_i != 0.0:  # a zero input adds nothing (≈81 % of MNIST pixels)
             row = i * n_out
             for j in range(n_out):
                 z[j] += x_i * W[row + j]
 
 
-def affine_backward(x, x0, W, dz, dW, dB, dx, n_in, n_out):
+def affine_backward(x, W, dz, dW, dB, dx, n_in, n_out):
     # ΔB_j += z_j
     for j in range(n_out):
         dB[j] += dz[j]
     for i in range(n_in):
-        x_i = x[x0 + i]
+        x_i = x[i]
         row = i * n_out
         if x_i != 0.0:
             # ΔW_{i,j} += H_i^(l-1) · z_j
@@ -205,16 +218,17 @@ def output_with_loss_backward(y, t, t0, da, n, batch):
 
 
 # ---------------------------------------------------------------------------------------------
-# Whole network, one example.  sizes: (L + 1) ints; x read at offset x0;
-# nonzero[0 : count]: the indices of its non-zero inputs (from nonzero_inputs)
+# Whole network, one example.  sizes: (L + 1) ints; the example's input is the sparse row
+# input_index / input_value [first : end]
 # ---------------------------------------------------------------------------------------------
-def forward_example(x, x0, nonzero, count, params, sizes, activation, Z, H):
+def forward_example(input_index, input_value, first, end, params, sizes, activation, Z, H):
     """Fill Z[l], H[l] for every layer; the scores A are Z[L-1] (H[L-1] is set by the loss)."""
     n_layers = len(sizes) - 1
-    input_affine_forward(x, x0, nonzero, count, params[0], params[1], Z[0], sizes[1])
+    input_affine_forward(input_index, input_value, first, end, params[0], params[1], Z[0],
+                         sizes[1])
     for l in range(1, n_layers):
         activation_forward(activation, Z[l - 1], H[l - 1], sizes[l])
-        affine_forward(H[l - 1], 0, params[2 * l], params[2 * l + 1], Z[l], sizes[l],
+        affine_forward(H[l - 1], params[2 * l], params[2 * l + 1], Z[l], sizes[l],
                        sizes[l + 1])
 
 
@@ -226,21 +240,22 @@ def output_loss(output, Z, H, t, t0, sizes):
     return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
 
 
-def backward_example(x, x0, nonzero, count, t, t0, batch, params, grads, sizes, activation,
-                     Z, H, dZ, dH):
+def backward_example(input_index, input_value, first, end, t, t0, batch, params, grads, sizes,
+                     activation, Z, H, dZ, dH):
     """Accumulate this example's ΔW, ΔB into grads (forward_example and output_loss ran first)."""
     n_layers = len(sizes) - 1
     last = n_layers - 1
     output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch)
     for l in range(last, 0, -1):
-        affine_backward(H[l - 1], 0, params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
+        affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
                         dH[l - 1], sizes[l], sizes[l + 1])
         activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], sizes[l])
-    input_affine_backward(x, x0, nonzero, count, dZ[0], grads[0], grads[1], sizes[1])
+    input_affine_backward(input_index, input_value, first, end, dZ[0], grads[0], grads[1],
+                          sizes[1])
 
 
 # ---------------------------------------------------------------------------------------------
-# Minibatch.  X: (N * n_in) rows of inputs, T: (N * n_out) rows of teachers
+# Minibatch.  row_start, input_index, input_value: N sparse input rows; T: (N * n_out) teachers
 # ---------------------------------------------------------------------------------------------
 def weight_decay_term(params, n_layers, weight_decay):
     # (λ/2) Σ_l Σ W²   (biases are not decayed)
@@ -261,14 +276,14 @@ def weight_decay_gradient(params, grads, n_layers, weight_decay):
             dW[i] += weight_decay * W[i]
 
 
-def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, H, nonzero):
-    """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W².  nonzero: (n_in) ints of work space."""
-    n_in = sizes[0]
+def batch_loss(row_start, input_index, input_value, T, batch, params, sizes, activation, output,
+               weight_decay, Z, H):
+    """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W²."""
     n_out = sizes[len(sizes) - 1]
     total = 0.0
     for n in range(batch):
-        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
-        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
+        forward_example(input_index, input_value, row_start[n], row_start[n + 1], params, sizes,
+                        activation, Z, H)
         total += output_loss(output, Z, H, T, n * n_out, sizes)
     loss = total / batch
     if weight_decay != 0.0:
@@ -276,10 +291,9 @@ def batch_loss(X, T, batch, params, sizes, activation, output, weight_decay, Z, 
     return loss
 
 
-def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                   Z, H, dZ, dH, nonzero):
+def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                   activation, output, weight_decay, Z, H, dZ, dH):
     """Backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L."""
-    n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
     for p in range(len(grads)):
@@ -288,11 +302,11 @@ def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight
             g[i] = 0.0
     total = 0.0
     for n in range(batch):
-        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
-        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
+        first, end = row_start[n], row_start[n + 1]
+        forward_example(input_index, input_value, first, end, params, sizes, activation, Z, H)
         total += output_loss(output, Z, H, T, n * n_out, sizes)
-        backward_example(X, n * n_in, nonzero, count, T, n * n_out, batch, params, grads, sizes,
-                         activation, Z, H, dZ, dH)
+        backward_example(input_index, input_value, first, end, T, n * n_out, batch, params,
+                         grads, sizes, activation, Z, H, dZ, dH)
     loss = total / batch
     if weight_decay != 0.0:
         loss += weight_decay_term(params, n_layers, weight_decay)
@@ -300,27 +314,27 @@ def batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight
     return loss
 
 
-def predict_rows(X, batch, params, sizes, activation, scores, Z, H, nonzero):
+def predict_rows(row_start, input_index, input_value, batch, params, sizes, activation, scores,
+                 Z, H):
     """Scores A (before softmax, like the book's predict) of every row into `scores`."""
-    n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     last = len(sizes) - 2
     for n in range(batch):
-        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
-        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
+        forward_example(input_index, input_value, row_start[n], row_start[n + 1], params, sizes,
+                        activation, Z, H)
         for k in range(n_out):
             scores[n * n_out + k] = Z[last][k]
 
 
-def count_correct(X, labels, batch, params, sizes, activation, Z, H, nonzero):
+def count_correct(row_start, input_index, input_value, labels, batch, params, sizes, activation,
+                  Z, H):
     """How many rows have argmax_k A_k equal to their label (first maximum wins, like argmax)."""
-    n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     last = len(sizes) - 2
     correct = 0
     for n in range(batch):
-        count = nonzero_inputs(X, n * n_in, n_in, nonzero)
-        forward_example(X, n * n_in, nonzero, count, params, sizes, activation, Z, H)
+        forward_example(input_index, input_value, row_start[n], row_start[n + 1], params, sizes,
+                        activation, Z, H)
         a = Z[last]
         best = 0
         for k in range(1, n_out):
@@ -332,19 +346,25 @@ def count_correct(X, labels, batch, params, sizes, activation, Z, H, nonzero):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data: minibatch gather from uint8 pixels.  pixels: (count * n_in), labels: (count)
+# Data: minibatch gather from a dataset of uint8 pixels kept as sparse rows (see sparse_rows):
+# pixel_start (count + 1), pixel_index, pixel_value; labels: (count)
 # ---------------------------------------------------------------------------------------------
-def gather_batch(pixels, labels, indices, batch, n_in, n_out, X, T, batch_labels):
-    """X_i = pixel_i / 255 of each chosen example; T one-hot rows; batch_labels the int labels."""
+def gather_batch(pixel_start, pixel_index, pixel_value, labels, indices, batch, n_out,
+                 row_start, input_index, input_value, T, batch_labels):
+    """Sparse rows X_i = pixel_i / 255 of each chosen example; T one-hot rows; batch_labels."""
+    count = 0
     for n in range(batch):
-        src = indices[n] * n_in
-        dst = n * n_in
-        for i in range(n_in):
-            X[dst + i] = pixels[src + i] / 255.0
+        example = indices[n]
+        row_start[n] = count
+        for q in range(pixel_start[example], pixel_start[example + 1]):
+            input_index[count] = pixel_index[q]
+            input_value[count] = pixel_value[q] / 255.0
+            count += 1
         for k in range(n_out):
             T[n * n_out + k] = 0.0
-        T[n * n_out + labels[indices[n]]] = 1.0
-        batch_labels[n] = labels[indices[n]]
+        T[n * n_out + labels[example]] = 1.0
+        batch_labels[n] = labels[example]
+    row_start[batch] = count
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,28 +411,29 @@ def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, b
             adam_update(params[p], grads[p], state1[p], state2[p], lr, beta1, beta2)
 
 
-def train_step(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-               Z, H, dZ, dH, nonzero, kind, state1, state2, lr, momentum, beta1, beta2):
+def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes, activation,
+               output, weight_decay, Z, H, dZ, dH, kind, state1, state2, lr, momentum, beta1,
+               beta2):
     """Gradient over the minibatch, then one update.  Returns the loss before the update."""
-    loss = batch_gradient(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                          Z, H, dZ, dH, nonzero)
+    loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                          activation, output, weight_decay, Z, H, dZ, dH)
     optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
     return loss
 
 
-def train_steps_from_pixels(pixels, labels, indices, steps, batch, params, grads, sizes,
-                            activation, output, weight_decay, Z, H, dZ, dH, nonzero, X, T,
-                            batch_labels, kind, state1, state2, lrs, momentum, beta1, beta2, losses):
+def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices, steps, batch,
+                            params, grads, sizes, activation, output, weight_decay, Z, H, dZ, dH,
+                            row_start, input_index, input_value, T, batch_labels, kind, state1,
+                            state2, lrs, momentum, beta1, beta2, losses):
     """`steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s].
 
-    This is the loop the CLI runs: the data stays as uint8 pixels, each step gathers its
-    minibatch, and losses[s] receives the step's loss.
+    This is the loop the CLI runs: the data stays as sparse uint8 pixel rows, each step gathers
+    its minibatch, and losses[s] receives the step's loss.
     """
-    n_in = sizes[0]
     n_out = sizes[len(sizes) - 1]
     for s in range(steps):
-        gather_batch(pixels, labels, indices[s * batch:(s + 1) * batch], batch, n_in, n_out,
-                     X, T, batch_labels)
-        losses[s] = train_step(X, T, batch, params, grads, sizes, activation, output,
-                               weight_decay, Z, H, dZ, dH, nonzero, kind, state1, state2, lrs[s],
-                               momentum, beta1, beta2)
+        gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[s * batch:(s + 1) * batch],
+                     batch, n_out, row_start, input_index, input_value, T, batch_labels)
+        losses[s] = train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                               activation, output, weight_decay, Z, H, dZ, dH, kind, state1,
+                               state2, lrs[s], momentum, beta1, beta2)

@@ -84,6 +84,15 @@ def init_params(sizes: Sequence[int], weight_init, seed: int) -> list[list[float
     return tensors
 
 
+def sparse_input_rows(backend, X, count: int, n_in: int) -> tuple:
+    """The dense rows X (count × n_in, flat) as the kernels' sparse input rows
+    (row_start, input_index, input_value), in `backend`'s buffers."""
+    rows = (backend.int_buffer([0] * (count + 1)), backend.index_buffer(count * n_in + 1),
+            backend.zeros(count * n_in + 1))
+    backend.kernels.sparse_rows(X, count, n_in, *rows)
+    return rows
+
+
 class MultiLayerNet:
     """A fully connected network whose forward and backward passes are per-neuron loops.
 
@@ -123,7 +132,6 @@ class MultiLayerNet:
         self._Z, self._H, self._dZ, self._dH = (
             b.tensor_list([b.zeros(n) for _ in sets for n in widths]) for _ in range(4)
         )
-        self._nonzero = b.int_buffer([0] * self.sizes[0])  # indices of an example's non-zero inputs
         self._activation = ACTIVATIONS[activation]
         self._output = OUTPUTS[output]
 
@@ -167,10 +175,12 @@ class MultiLayerNet:
 
     # ------------------------------------------------------------------ input preparation
     def _inputs(self, x) -> tuple:
+        """x as the kernels' sparse input rows (row_start, input_index, input_value), and the
+        number of rows."""
         X, count = self.backend.rows(x, self.sizes[0], "input")
         if count == 0:
             raise ShapeError("input has no rows")
-        return X, count
+        return sparse_input_rows(self.backend, X, count, self.sizes[0]), count
 
     def _teachers(self, t, count: int) -> tuple:
         """T rows (one-hot for int labels) and int labels (argmax of rows) for `count` examples."""
@@ -199,83 +209,81 @@ class MultiLayerNet:
     # ------------------------------------------------------------------ forward
     def predict(self, x) -> list[list[float]]:
         """Scores A of each row (the last Affine's output, before softmax)."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         n_out = self.sizes[-1]
         scores = self.backend.zeros(count * n_out)
-        self.backend.kernels.predict_rows(X, count, self._params, self._sizes, self._activation,
-                                          scores, self._Z, self._H, self._nonzero)
+        self.backend.kernels.predict_rows(*rows, count, self._params, self._sizes, self._activation,
+                                          scores, self._Z, self._H)
         return _nest(self.backend.to_list(scores), (count, n_out))
 
     def loss(self, x, t) -> float:
         """Batch loss L = (1/N) Σ E_n + (λ/2) Σ W²."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
-        return self._loss(X, T, count)
+        return self._loss(rows, T, count)
 
-    def _loss(self, X, T, count: int) -> float:
+    def _loss(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_loss(
-            X, T, count, self._params, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._nonzero))
+            *rows, T, count, self._params, self._sizes, self._activation, self._output,
+            self.weight_decay, self._Z, self._H))
 
     def accuracy(self, x, t) -> float:
         """Fraction of rows whose largest score is the label (argmax of t for one-hot rows)."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         _, labels = self._teachers(t, count)
         correct = self.backend.kernels.count_correct(
-            X, labels, count, self._params, self._sizes, self._activation, self._Z, self._H,
-            self._nonzero)
+            *rows, labels, count, self._params, self._sizes, self._activation, self._Z, self._H)
         return correct / count
 
     # ------------------------------------------------------------------ gradients
     def gradient(self, x, t) -> dict[str, list]:
         """Backprop gradients ΔW + λW and ΔB, nested like `get_params()`."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
-        self._gradient(X, T, count)
+        self._gradient(rows, T, count)
         return {name: _nest(self.backend.to_list(g), self.shape_of(name))
                 for name, g in zip(self.names, self._grads)}
 
-    def _gradient(self, X, T, count: int) -> float:
+    def _gradient(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_gradient(
-            X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._nonzero))
+            *rows, T, count, self._params, self._grads, self._sizes, self._activation,
+            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH))
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         out = {}
         for name in self.names:
             size = len(self.params[name])
-            values = [self.numerical_partial(X, T, count, name, i) for i in range(size)]
+            values = [self.numerical_partial(rows, T, count, name, i) for i in range(size)]
             out[name] = _nest(values, self.shape_of(name))
         return out
 
-    def numerical_partial(self, X, T, count: int, name: str, index: int) -> float:
-        """∂L/∂(params[name][index]) by central difference, on prepared buffers X, T."""
+    def numerical_partial(self, rows, T, count: int, name: str, index: int) -> float:
+        """∂L/∂(params[name][index]) by central difference, on prepared buffers (from _inputs)."""
         buf = self.params[name]
         saved = buf[index]
         buf[index] = saved + NUMERICAL_H
-        upper = self._loss(X, T, count)
+        upper = self._loss(rows, T, count)
         buf[index] = saved - NUMERICAL_H
-        lower = self._loss(X, T, count)
+        lower = self._loss(rows, T, count)
         buf[index] = saved
         return (upper - lower) / (2 * NUMERICAL_H)
 
     # ------------------------------------------------------------------ training
     def train_step(self, x, t, optimizer) -> float:
         """Gradient and one optimizer update in a single kernel call; returns the loss before it."""
-        X, count = self._inputs(x)
+        rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
-        return self._train_step(X, T, count, optimizer)
+        return self._train_step(rows, T, count, optimizer)
 
-    def _train_step(self, X, T, count: int, optimizer) -> float:
+    def _train_step(self, rows, T, count: int, optimizer) -> float:
         s1, s2 = optimizer.state_lists(self.backend, self.names, self._params)
         return float(self.backend.kernels.train_step(
-            X, T, count, self._params, self._grads, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._nonzero, optimizer.kind,
-            s1, s2,
-            optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
+            *rows, T, count, self._params, self._grads, self._sizes, self._activation,
+            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, optimizer.kind,
+            s1, s2, optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
 
     def config(self) -> dict:
         """The constructor arguments that define this network (for saving)."""

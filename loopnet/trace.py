@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from loopnet import kernels
-from loopnet.errors import ConfigError
-from loopnet.network import MultiLayerNet
+from loopnet.backends.python_backend import PythonBackend
+from loopnet.errors import ConfigError, ShapeError
+from loopnet.network import MultiLayerNet, sparse_input_rows
 
 FORMATS = ("text", "markdown", "latex")
 DEFAULT_PRECISION = 4
@@ -451,16 +452,18 @@ class _Tracer:
         Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
         grads = [[0.0] * len(p) for p in self.params]
         losses = []
-        nonzero = [0] * n_in
+        rows = sparse_input_rows(PythonBackend(), self.X, N, n_in)
+        row_start, input_index, input_value = rows
         for n in range(N):
             x0, t0 = n * n_in, n * n_out
-            count = kernels.nonzero_inputs(self.X, x0, n_in, nonzero)
-            kernels.forward_example(self.X, x0, nonzero, count, self.params, sizes, self.act, Z, H)
+            first, end = row_start[n], row_start[n + 1]
+            kernels.forward_example(input_index, input_value, first, end, self.params, sizes,
+                                    self.act, Z, H)
             E = kernels.output_loss(self.out, Z, H, self.T, t0, sizes)
             losses.append(E)
             before = _copy(grads)
-            kernels.backward_example(self.X, x0, nonzero, count, self.T, t0, N, self.params,
-                                     grads, sizes, self.act, Z, H, dZ, dH)
+            kernels.backward_example(input_index, input_value, first, end, self.T, t0, N,
+                                     self.params, grads, sizes, self.act, Z, H, dZ, dH)
             title = f"example {n + 1} of {N}: {self.names[n]}"
             x = self.X[x0:x0 + n_in]
             forward = Section(f"Forward, {title}")
@@ -472,8 +475,8 @@ class _Tracer:
         # The official result: one batch_gradient call, exactly what net.gradient() runs.
         final = [[0.0] * len(p) for p in self.params]
         work = [[[0.0] * w for w in widths] for _ in range(4)]
-        loss = kernels.batch_gradient(self.X, self.T, N, self.params, final, sizes, self.act,
-                                      self.out, self.lam, *work, nonzero)
+        loss = kernels.batch_gradient(*rows, self.T, N, self.params, final, sizes, self.act,
+                                      self.out, self.lam, *work)
         if self.lam != 0.0:
             decay = Section("Weight decay, added once after the minibatch")
             self.decay(decay, grads, final)
@@ -500,7 +503,9 @@ def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None 
     examples (default "row 1", ...), `header` adds sentences on top.  The network is not
     modified; the update is applied to copies (`Trace.updated`).
     """
-    X, count = net._inputs(x)
+    X, count = net.backend.rows(x, net.sizes[0], "input")
+    if count == 0:
+        raise ShapeError("input has no rows")
     T, _ = net._teachers(t, count)
     X, T = net.backend.to_list(X), net.backend.to_list(T)
     L = net.n_layers

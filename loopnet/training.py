@@ -55,24 +55,38 @@ def _check_dataset(net: MultiLayerNet, data: Dataset, what: str) -> None:
 
 
 class DataFeed:
-    """A dataset held in backend buffers (uint8 pixels, int labels) plus gather buffers."""
+    """A dataset as sparse rows of uint8 pixels (converted once, see kernels.sparse_rows) with its
+    int labels, plus the buffers a minibatch is gathered into (`rows`, T, batch_labels)."""
 
     def __init__(self, net: MultiLayerNet, data: Dataset, batch: int) -> None:
         b = net.backend
+        n_in = net.sizes[0]
         self.net = net
         self.count = len(data)
-        self.pixels = b.pixel_buffer(data.pixels)
+        pixels = b.pixel_buffer(data.pixels)
+        nonzero = b.nonzero_count(pixels)
+        self.pixel_start = b.int_buffer([0] * (len(data) + 1))
+        self.pixel_index = b.index_buffer(nonzero + 1)
+        self.pixel_value = b.byte_buffer(nonzero + 1)
+        b.kernels.sparse_rows(pixels, len(data), n_in, self.pixel_start, self.pixel_index,
+                              self.pixel_value)
         self.labels = b.int_buffer(list(data.labels))
         self.batch = batch
-        self.X = b.zeros(batch * net.sizes[0])
+        self.rows = (b.int_buffer([0] * (batch + 1)), b.index_buffer(batch * n_in + 1),
+                     b.zeros(batch * n_in + 1))
         self.T = b.zeros(batch * net.sizes[-1])
         self.batch_labels = b.int_buffer([0] * batch)
 
+    @property
+    def dataset(self) -> tuple:
+        """The arguments of the kernels that read the data: pixel rows and labels."""
+        return self.pixel_start, self.pixel_index, self.pixel_value, self.labels
+
     def gather(self, indices, count: int) -> None:
-        """Fill X, T and batch_labels with the examples `indices[:count]`."""
+        """Fill rows, T and batch_labels with the examples `indices[:count]`."""
         net = self.net
-        net.backend.kernels.gather_batch(self.pixels, self.labels, indices, count, net.sizes[0],
-                                         net.sizes[-1], self.X, self.T, self.batch_labels)
+        net.backend.kernels.gather_batch(*self.dataset, indices, count, net.sizes[-1],
+                                         *self.rows, self.T, self.batch_labels)
 
 
 def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None) -> float:
@@ -84,8 +98,8 @@ def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None)
         count = min(feed.batch, len(data) - start)
         feed.gather(net.backend.int_buffer(range(start, start + count)), count)
         correct += net.backend.kernels.count_correct(
-            feed.X, feed.batch_labels, count, net._params, net._sizes, net._activation,
-            net._Z, net._H, net._nonzero)
+            *feed.rows, feed.batch_labels, count, net._params, net._sizes, net._activation,
+            net._Z, net._H)
     return correct / len(data)
 
 
@@ -128,8 +142,8 @@ class Trainer:
         """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
         self._run_steps(0)
         self.net.backend.kernels.count_correct(
-            self.feed.X, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
-            self.net._activation, self.net._Z, self.net._H, self.net._nonzero)
+            *self.feed.rows, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
+            self.net._activation, self.net._Z, self.net._H)
 
     def accuracy(self, data: Dataset) -> float:
         """Accuracy on the training or test set, through its prepared buffers."""
@@ -143,10 +157,10 @@ class Trainer:
         s1, s2 = self.optimizer.state_lists(b, net.names, net._params)
         opt = self.optimizer
         b.kernels.train_steps_from_pixels(
-            feed.pixels, feed.labels, indices, steps, self.batch, net._params, net._grads,
-            net._sizes, net._activation, net._output, net.weight_decay, net._Z, net._H,
-            net._dZ, net._dH, net._nonzero, feed.X, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs,
-            opt.momentum, opt.beta1, opt.beta2, losses)
+            *feed.dataset, indices, steps, self.batch, net._params, net._grads, net._sizes,
+            net._activation, net._output, net.weight_decay, net._Z, net._H, net._dZ, net._dH,
+            *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,
+            opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 
     def run(self, epochs: int | None = None, iters: int | None = None,

@@ -66,14 +66,8 @@ def test_hand_values_simplify_as_written():
 
 # ---- Affine ---------------------------------------------------------------------------------
 def test_affine_forward_matches_hand_sums():
-    z = [0.0] * 4
-    kernels.affine_forward(X, 0, flat(W1), B1, z, 3, 4)
-    assert z == approx(Z_H)
-
-
-def test_affine_forward_reads_input_at_offset():
     z = [99.0] * 4  # stale values must be overwritten, not accumulated
-    kernels.affine_forward([7.0, -7.0] + X + [5.0], 2, flat(W1), B1, z, 3, 4)
+    kernels.affine_forward(X, flat(W1), B1, z, 3, 4)
     assert z == approx(Z_H)
 
 
@@ -82,12 +76,12 @@ def test_affine_forward_zero_input_skip_equals_full_formula():
     W = [row[:] for row in W1]
     W[1] = [1e300, -1e300, 3e299, -7e299]  # the row multiplied by X2 = 0
     z = [0.0] * 4
-    kernels.affine_forward(X, 0, flat(W), B1, z, 3, 4)
+    kernels.affine_forward(X, flat(W), B1, z, 3, 4)
     full = [B1[j] + X[0] * W[0][j] + X[1] * W[1][j] + X[2] * W[2][j] for j in range(4)]
     assert z == approx(full)
     assert z == approx(Z_H)
     # and an all-zero input gives exactly the bias
-    kernels.affine_forward([0.0, 0.0, 0.0], 0, flat(W), B1, z, 3, 4)
+    kernels.affine_forward([0.0, 0.0, 0.0], flat(W), B1, z, 3, 4)
     assert z == B1
 
 
@@ -96,7 +90,7 @@ def test_affine_backward_accumulates_db_dw_and_sends_h():
     dW = [1.0] * 12  # accumulation: the kernel adds to what is there
     dB = [2.0] * 4
     dx = [0.0] * 3
-    kernels.affine_backward(X, 0, flat(W1), dz, dW, dB, dx, 3, 4)
+    kernels.affine_backward(X, flat(W1), dz, dW, dB, dx, 3, 4)
     # ΔB_j += z_j
     assert dB == approx([2.0 + 0.3, 2.0 - 0.2, 2.0 + 0.5, 2.0 + 0.1])
     # ΔW_{i,j} += X_i · z_j ; row 2 (X2 = 0) stays as it was
@@ -116,41 +110,74 @@ def test_affine_backward_accumulates_db_dw_and_sends_h():
     assert dx == approx([0.26, -0.24, -0.06])
 
 
-def test_nonzero_inputs_lists_the_non_zero_indices_in_order():
-    nonzero = [-1] * 6
-    count = kernels.nonzero_inputs([9.0, 0.0, 0.5, -0.0, 2.0, 0.0, -3.0], 1, 6, nonzero)
-    assert count == 3
-    assert nonzero[:count] == [1, 3, 5]  # 0.5, 2.0, -3.0 (offset 1); 0.0 and -0.0 are dropped
+def sparse(rows, n_in):
+    """Dense rows (a flat list) as sparse rows, through kernels.sparse_rows."""
+    count = len(rows) // n_in
+    out = ([-1] * (count + 1), [-1] * (len(rows) + 1), [-1.0] * (len(rows) + 1))
+    kernels.sparse_rows(rows, count, n_in, *out)
+    return out
+
+
+def test_sparse_rows_keeps_the_non_zero_entries_in_order():
+    row_start, index, value = sparse([0.5, 0.0, 2.0, -0.0, 0.0, 0.0, 0.0, 0.0, -3.0, 1.0, 0.0, 4.0], 4)
+    assert row_start == [0, 2, 2, 5]  # the all-zero middle row is empty; 0.0 and -0.0 dropped
+    assert index[:5] == [0, 2, 0, 1, 3]
+    assert value[:5] == [0.5, 2.0, -3.0, 1.0, 4.0]
+
+
+def test_sparse_rows_of_dense_rows_fill_every_place():
+    rows = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    row_start, index, value = sparse(rows, 3)
+    assert row_start == [0, 3, 6]
+    assert index[:6] == [0, 1, 2, 0, 1, 2]
+    assert value[:6] == rows
+
+
+def test_sparse_rows_of_uint8_pixels():
+    start, index, value = [0] * 3, [0] * 5, bytearray(5)
+    assert kernels.sparse_rows(bytes([0, 7, 255, 0, 0, 9]), 2, 3, start, index, value) == 3
+    assert (start, index[:3], list(value[:3])) == ([0, 2, 3], [1, 2, 2], [7, 255, 9])
+
+
+def test_gather_batch_copies_chosen_rows_scaled_with_one_hot_teachers():
+    start, index, value = [0] * 4, [0] * 5, bytearray(5)
+    kernels.sparse_rows(bytes([0, 51, 255, 0, 0, 0, 102, 0, 0]), 3, 3, start, index, value)
+    row_start, input_index, input_value = [-1] * 4, [-1] * 7, [-1.0] * 7
+    T, labels = [9.0] * 9, [-1] * 3
+    kernels.gather_batch(start, index, value, [2, 0, 1], [2, 0, 1], 3, 3, row_start, input_index,
+                         input_value, T, labels)
+    assert row_start == [0, 1, 3, 3]  # example 2 (one pixel), example 0 (two), example 1 (none)
+    assert input_index[:3] == [0, 1, 2]
+    assert input_value[:3] == [102 / 255.0, 51 / 255.0, 255 / 255.0]
+    assert labels == [1, 2, 0]  # the labels of examples 2, 0, 1
+    assert T == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 
 
 def test_input_affine_forward_sums_only_the_non_zero_inputs():
-    nonzero = [0] * 3
-    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
-    assert nonzero[:count] == [0, 2]  # X2 = 0
+    row_start, index, value = sparse(X, 3)
+    assert index[:row_start[1]] == [0, 2]  # X2 = 0
     z = [99.0] * 4
-    kernels.input_affine_forward(X, 0, nonzero, count, flat(W1), B1, z, 4)
+    kernels.input_affine_forward(index, value, 0, row_start[1], flat(W1), B1, z, 4)
     assert z == approx(Z_H)
     plain = [0.0] * 4
-    kernels.affine_forward(X, 0, flat(W1), B1, plain, 3, 4)
+    kernels.affine_forward(X, flat(W1), B1, plain, 3, 4)
     assert z == plain  # same additions in the same order: bit for bit
 
 
 def test_input_affine_backward_accumulates_db_dw_over_non_zero_inputs():
-    nonzero = [0] * 3
-    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
+    row_start, index, value = sparse(X, 3)
     dz = [0.3, -0.2, 0.5, 0.1]
     dW, dB = [1.0] * 12, [2.0] * 4
-    kernels.input_affine_backward(X, 0, nonzero, count, dz, dW, dB, 4)
+    kernels.input_affine_backward(index, value, 0, row_start[1], dz, dW, dB, 4)
     assert dB == approx([2.3, 1.8, 2.5, 2.1])
     assert dW == approx([1.0 + 0.5 * v for v in dz] + [1.0] * 4 + [1.0 + 1.0 * v for v in dz])
 
 
 def test_first_layer_backward_has_no_h():
     """The first layer's backward (input_affine_backward) takes no dx: nothing precedes X."""
-    nonzero = [0] * 3
-    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
+    row_start, index, value = sparse(X, 3)
     dW, dB = [0.0] * 12, [0.0] * 4
-    kernels.input_affine_backward(X, 0, nonzero, count, [1.0, 1.0, 1.0, 1.0], dW, dB, 4)
+    kernels.input_affine_backward(index, value, 0, row_start[1], [1.0, 1.0, 1.0, 1.0], dW, dB, 4)
     assert dB == [1.0] * 4
     assert dW == approx([0.5] * 4 + [0.0] * 4 + [1.0] * 4)
 
@@ -312,12 +339,11 @@ def test_network_buffers_hold_every_figure_value():
     grads = [[0.0] * len(p) for p in params]
     sizes = [3, 4, 3]
     Z, H, dZ, dH = ([[0.0] * 4, [0.0] * 3] for _ in range(4))
-    nonzero = [0] * 3
-    count = kernels.nonzero_inputs(X, 0, 3, nonzero)
-    kernels.forward_example(X, 0, nonzero, count, params, sizes, kernels.RELU, Z, H)
+    row_start, index, value = sparse(X, 3)
+    kernels.forward_example(index, value, 0, row_start[1], params, sizes, kernels.RELU, Z, H)
     e = kernels.output_loss(kernels.SOFTMAX, Z, H, T, 0, sizes)
-    kernels.backward_example(X, 0, nonzero, count, T, 0, 1, params, grads, sizes, kernels.RELU,
-                             Z, H, dZ, dH)
+    kernels.backward_example(index, value, 0, row_start[1], T, 0, 1, params, grads, sizes,
+                             kernels.RELU, Z, H, dZ, dH)
     Y, a, dB2, dW2, h, z, dB1, dW1 = hand_relu_softmax_backward()
     assert Z[0] == approx(Z_H)
     assert H[0] == approx(H_RELU)

@@ -107,8 +107,18 @@ class NumbaBackend:
             return tuple(buffers)
         return List.empty_list(numba.float64[::1])
 
+    def index_buffer(self, n: int) -> np.ndarray:
+        """n zero ints for input indices (int32: a dataset's indices take half the memory)."""
+        return np.zeros(n, dtype=np.int32)
+
+    def byte_buffer(self, n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.uint8)
+
     def pixel_buffer(self, pixels: bytes) -> np.ndarray:
         return np.frombuffer(pixels, dtype=np.uint8)
+
+    def nonzero_count(self, pixels: np.ndarray) -> int:
+        return int(np.count_nonzero(pixels))
 
     def to_list(self, buffer) -> list[float]:
         return [float(v) for v in buffer]

@@ -2,7 +2,6 @@
 
 P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  A step does
 
-- gather: part t gathers its contiguous share of the minibatch (`kernels.gather_batch` on slices);
 - gradient: part t runs the exact per-example kernels on its examples into its own ΔW/ΔB buffers;
   then every element is summed over the parts in the fixed order t = 0, 1, ..., P-1 (each part
   sums a slice of the elements), and the loss likewise;
@@ -11,11 +10,11 @@ P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`
 
 Only the summation order of ΔW, ΔB and the loss differs from exact mode (per part, then across
 parts), so results are deterministic for a given thread count and agree with exact mode to
-rounding (tested ≤ 1e-12).  Splitting gather and update too keeps each cache line of X, ΔW and
-W written by the core that reads it next, instead of ping-ponging between cores.
+rounding (tested ≤ 1e-12).  Splitting the update too keeps each cache line of ΔW and W written
+by the core that reads it next, instead of ping-ponging between cores.
 
-The module is a third compiled copy of `loopnet.kernels` whose `gather_batch`, `batch_gradient`
-and `optimizer_update` are replaced by the `*_parallel` functions below.
+The module is a third compiled copy of `loopnet.kernels` whose `batch_gradient` and
+`optimizer_update` are replaced by the `*_parallel` functions below.
 """
 
 import os
@@ -58,20 +57,10 @@ def _share(count, part, parts):
     return part * count // parts, (part + 1) * count // parts
 
 
-def gather_batch_parallel(pixels, labels, indices, batch, n_in, n_out, X, T, batch_labels):
-    """kernels.gather_batch, each part gathering its share of the examples."""
-    for t in prange(PARTS):
-        first, end = _share(batch, np.int64(t), PARTS)
-        K.gather_batch(pixels, labels, indices[first:end], end - first, n_in, n_out,
-                       X[first * n_in:], T[first * n_out:], batch_labels[first:])
-
-
-def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, output, weight_decay,
-                            Z, H, dZ, dH, nonzero):
+def batch_gradient_parallel(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                            activation, output, weight_decay, Z, H, dZ, dH):
     """Same contract as kernels.batch_gradient.  The backend allocates PARTS + 1 sets of grads
-    and work buffers: set 0 receives the result, set t + 1 belongs to part t (`nonzero` is
-    unused: each part has its own)."""
-    n_in = sizes[0]
+    and work buffers: set 0 receives the result, set t + 1 belongs to part t."""
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
     n_tensors = 2 * n_layers
@@ -89,16 +78,15 @@ def batch_gradient_parallel(X, T, batch, params, grads, sizes, activation, outpu
             for i in range(len(buf)):
                 buf[i] = 0.0
         first, end = _share(batch, part, PARTS)
-        part_nonzero = np.empty(n_in, dtype=np.int64)
         total = 0.0
         for n in range(first, end):
-            count = K.nonzero_inputs(X, n * n_in, n_in, part_nonzero)
-            K.forward_example(X, n * n_in, part_nonzero, count, params, sizes, activation,
+            start, stop = row_start[n], row_start[n + 1]
+            K.forward_example(input_index, input_value, start, stop, params, sizes, activation,
                               part_Z[part], part_H[part])
             total += K.output_loss(output, part_Z[part], part_H[part], T, n * n_out, sizes)
-            K.backward_example(X, n * n_in, part_nonzero, count, T, n * n_out, batch, params, g,
-                               sizes, activation, part_Z[part], part_H[part], part_dZ[part],
-                               part_dH[part])
+            K.backward_example(input_index, input_value, start, stop, T, n * n_out, batch,
+                               params, g, sizes, activation, part_Z[part], part_H[part],
+                               part_dZ[part], part_dH[part])
         part_loss[part] = total
     # ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in ascending order; each thread a slice
     for t in prange(PARTS):
@@ -143,10 +131,9 @@ def optimizer_update_parallel(kind, params, grads, state1, state2, lr, momentum,
 
 
 def compile_parallel_kernels():
-    """The kernels module once more, compiled, with the three steps above made parallel."""
+    """The kernels module once more, compiled, with the two steps above made parallel."""
     replacements = {}
-    for name, fn in (("gather_batch", gather_batch_parallel),
-                     ("batch_gradient", batch_gradient_parallel),
+    for name, fn in (("batch_gradient", batch_gradient_parallel),
                      ("optimizer_update", optimizer_update_parallel)):
         # these compile the kernels in: their cache entries are named after the sources' tag
         fn.__qualname__ = f"{fn.__name__}_p{PARTS}_{SOURCE_TAG}"

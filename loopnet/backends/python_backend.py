@@ -1,6 +1,7 @@
 """The pure-Python backend: the kernels run exactly as written, over Python lists."""
 
 import math
+from array import array
 from collections.abc import Sequence
 
 from loopnet import kernels
@@ -27,8 +28,18 @@ class PythonBackend:
     def tensor_list(self, buffers: list) -> list:
         return list(buffers)
 
+    def index_buffer(self, n: int) -> array:
+        """n zero ints for input indices: an int32 array, a quarter of a list's memory."""
+        return array("i", bytes(4 * n))
+
+    def byte_buffer(self, n: int) -> bytearray:
+        return bytearray(n)
+
     def pixel_buffer(self, pixels: bytes) -> bytes:
         return pixels
+
+    def nonzero_count(self, pixels: bytes) -> int:
+        return len(pixels) - pixels.count(0)
 
     def to_list(self, buffer) -> list[float]:
         return list(buffer)
