@@ -71,6 +71,7 @@ class DataFeed:
         b.kernels.sparse_rows(pixels, len(data), n_in, self.pixel_start, self.pixel_index,
                               self.pixel_value)
         self.labels = b.int_buffer(list(data.labels))
+        self.kernels = b.training_kernels(net.sizes, net._activation, net._output)
         self.batch = batch
         self.rows = (b.int_buffer([0] * (batch + 1)), b.index_buffer(batch * n_in + 1),
                      b.zeros(batch * n_in + 1))
@@ -97,7 +98,7 @@ def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None)
     for start in range(0, len(data), feed.batch):
         count = min(feed.batch, len(data) - start)
         feed.gather(net.backend.int_buffer(range(start, start + count)), count)
-        correct += net.backend.kernels.count_correct(
+        correct += feed.kernels.count_correct(
             *feed.rows, feed.batch_labels, count, net._params, net._sizes, net._activation,
             net._Z, net._H)
     return correct / len(data)
@@ -141,7 +142,7 @@ class Trainer:
     def warm_up(self) -> None:
         """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
         self._run_steps(0)
-        self.net.backend.kernels.count_correct(
+        self.feed.kernels.count_correct(
             *self.feed.rows, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
             self.net._activation, self.net._Z, self.net._H)
 
@@ -156,7 +157,7 @@ class Trainer:
         losses = b.zeros(steps)
         s1, s2 = self.optimizer.state_lists(b, net.names, net._params)
         opt = self.optimizer
-        b.kernels.train_steps_from_pixels(
+        feed.kernels.train_steps_from_pixels(
             *feed.dataset, indices, steps, self.batch, net._params, net._grads, net._sizes,
             net._activation, net._output, net.weight_decay, net._Z, net._H, net._dZ, net._dH,
             *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,

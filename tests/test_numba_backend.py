@@ -138,6 +138,22 @@ def test_trainer_identical_on_both_backends(digits, optimizer):
     assert [(r.train_acc, r.test_acc) for r in r_py] == [(r.train_acc, r.test_acc) for r in r_nb]
 
 
+def test_trainer_runs_kernels_compiled_for_the_network_shape(digits):
+    """Exact mode trains through SpecializedKernels (so the bitwise test above covers them),
+    and they refuse a network of another shape instead of computing with the wrong sizes."""
+    from loopnet.backends.numba_specialized import SpecializedKernels
+
+    train, test = digits
+    net = MultiLayerNet([784, 16, 10], backend="numba")
+    trainer = Trainer(net, make_optimizer("sgd", 0.1), train, test, batch_size=20)
+    assert isinstance(trainer.feed.kernels, SpecializedKernels)
+    other = MultiLayerNet([784, 17, 10], backend="numba")
+    feed = trainer.feed
+    with pytest.raises(ValueError, match="another network shape"):
+        feed.kernels.count_correct(*feed.rows, feed.batch_labels, 0, other._params, other._sizes,
+                                   other._activation, other._Z, other._H)
+
+
 # ---- backend selection ----------------------------------------------------------------------
 def test_auto_picks_numba_when_importable():
     assert get_backend("auto").name == "numba"

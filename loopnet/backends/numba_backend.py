@@ -43,10 +43,11 @@ SOURCE_TAG = _source_tag()
 COMPILED_MODULE = f"loopnet._compiled_kernels_{SOURCE_TAG}"
 
 
-def compiled_copy(module_name: str, replacements: dict | None = None):
+def compiled_copy(module_name: str, replacements: dict | None = None, options: dict | None = None):
     """Load loopnet/kernels.py afresh as `module_name` and njit every function defined in it.
 
-    `replacements` maps function names to other (already compiled) functions used instead.
+    `replacements` maps function names to other (already compiled) functions used instead;
+    `options` are more `numba.njit` options.
     `module_name` should end in SOURCE_TAG, since it names the cache entries.
     """
     if module_name in sys.modules:
@@ -58,7 +59,7 @@ def compiled_copy(module_name: str, replacements: dict | None = None):
         if inspect.isfunction(fn) and fn.__module__ == module_name:
             # Numba names cache files after the qualname: keep each copy's entries apart
             fn.__qualname__ = f"{module_name.rsplit('.', 1)[-1]}.{name}"
-            setattr(module, name, numba.njit(cache=True)(fn))
+            setattr(module, name, numba.njit(cache=True, **(options or {}))(fn))
     for name, fn in (replacements or {}).items():
         setattr(module, name, fn)
     sys.modules[module_name] = module
@@ -68,6 +69,9 @@ def compiled_copy(module_name: str, replacements: dict | None = None):
 def _compile_kernels():
     """The exact-mode kernels: loopnet/kernels.py compiled unchanged."""
     return compiled_copy(COMPILED_MODULE)
+
+
+_SPECIALIZED: dict = {}  # (sizes, activation, output) -> SpecializedKernels, once per process
 
 
 class NumbaBackend:
@@ -85,6 +89,18 @@ class NumbaBackend:
         else:
             self.kernels = _compile_kernels()
             self.work_sets = 1
+
+    def training_kernels(self, sizes, activation: int, output: int):
+        """The kernels for training and evaluating one network: in exact mode compiled for its
+        shape (see numba_specialized), in parallel mode the parallel kernels."""
+        if self.parallel:
+            return self.kernels
+        from loopnet.backends.numba_specialized import SpecializedKernels
+
+        key = (tuple(sizes), activation, output)
+        if key not in _SPECIALIZED:
+            _SPECIALIZED[key] = SpecializedKernels(sizes, activation, output)
+        return _SPECIALIZED[key]
 
     def zeros(self, n: int) -> np.ndarray:
         if self.parallel:

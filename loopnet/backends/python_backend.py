@@ -16,6 +16,10 @@ class PythonBackend:
     work_sets = 1  # sets of gradient and work buffers a network allocates (see numba_parallel)
     kernels = kernels
 
+    def training_kernels(self, sizes, activation: int, output: int):
+        """The kernels a Trainer runs: here, as for everything, loopnet.kernels itself."""
+        return kernels
+
     def zeros(self, n: int) -> list[float]:
         return [0.0] * n
 
