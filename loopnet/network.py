@@ -125,12 +125,11 @@ class MultiLayerNet:
         tensors = [b.float_buffer(t) for t in init_params(self.sizes, weight_init, seed)]
         self.params = dict(zip(self.names, tensors))
         self._params = b.tensor_list(tensors)
-        sets = range(b.work_sets)  # 1, or one more per part in parallel mode
-        self._grads = b.tensor_list([b.zeros(len(t)) for _ in sets for t in tensors])
+        self._grads = b.tensor_list([b.zeros(len(t)) for t in tensors])
         self._sizes = b.int_buffer(self.sizes)
         widths = self.sizes[1:]
         self._Z, self._H, self._dZ, self._dH = (
-            b.tensor_list([b.zeros(n) for _ in sets for n in widths]) for _ in range(4)
+            b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
         )
         self._activation = ACTIVATIONS[activation]
         self._output = OUTPUTS[output]

@@ -21,8 +21,6 @@ from loopnet import kernels as python_kernels
 from loopnet.errors import DataError, ShapeError
 from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
 
-CACHE_LINE_DOUBLES = 8  # 64 bytes
-
 
 def _source_tag() -> str:
     """12 hex digits of the SHA-256 of every source whose code the compiled kernels contain.
@@ -34,7 +32,9 @@ def _source_tag() -> str:
     gets new cache entries instead.
     """
     digest = hashlib.sha256()
-    for path in (Path(python_kernels.__file__), Path(__file__).with_name("numba_parallel.py")):
+    here = Path(__file__).parent
+    for path in (Path(python_kernels.__file__), here / "numba_specialized.py",
+                 here / "numba_parallel.py"):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -66,12 +66,9 @@ def compiled_copy(module_name: str, replacements: dict | None = None, options: d
     return module
 
 
-def _compile_kernels():
+def compiled_kernels():
     """The exact-mode kernels: loopnet/kernels.py compiled unchanged."""
     return compiled_copy(COMPILED_MODULE)
-
-
-_SPECIALIZED: dict = {}  # (sizes, activation, output) -> SpecializedKernels, once per process
 
 
 class NumbaBackend:
@@ -82,31 +79,24 @@ class NumbaBackend:
     def __init__(self, parallel: bool = False) -> None:
         self.parallel = parallel
         if parallel:
-            from loopnet.backends.numba_parallel import PARTS, compile_parallel_kernels
+            from loopnet.backends.numba_parallel import ParallelDispatch
 
-            self.kernels = compile_parallel_kernels()
-            self.work_sets = PARTS + 1  # set 0: the result; set t + 1: part t's own buffers
+            self.kernels = ParallelDispatch()
         else:
-            self.kernels = _compile_kernels()
-            self.work_sets = 1
+            self.kernels = compiled_kernels()
 
     def training_kernels(self, sizes, activation: int, output: int):
         """The kernels for training and evaluating one network: in exact mode compiled for its
         shape (see numba_specialized), in parallel mode the parallel kernels."""
         if self.parallel:
-            return self.kernels
-        from loopnet.backends.numba_specialized import SpecializedKernels
+            from loopnet.backends.numba_parallel import parallel_kernels
 
-        key = (tuple(sizes), activation, output)
-        if key not in _SPECIALIZED:
-            _SPECIALIZED[key] = SpecializedKernels(sizes, activation, output)
-        return _SPECIALIZED[key]
+            return parallel_kernels(sizes, activation, output)
+        from loopnet.backends.numba_specialized import specialized_kernels
+
+        return specialized_kernels(sizes, activation, output)
 
     def zeros(self, n: int) -> np.ndarray:
-        if self.parallel:
-            # a cache line of padding on each side: parts writing their own small buffers
-            # (ΔB, Z, H...) must not share cache lines with each other (false sharing)
-            return np.zeros(n + 2 * CACHE_LINE_DOUBLES)[CACHE_LINE_DOUBLES:CACHE_LINE_DOUBLES + n]
         return np.zeros(n, dtype=np.float64)
 
     def float_buffer(self, values) -> np.ndarray:

@@ -20,9 +20,14 @@ from loopnet.backends.numba_backend import SOURCE_TAG, compiled_copy
 INLINED_MODULE = f"loopnet._inlined_kernels_{SOURCE_TAG}"
 
 
+def inlined_kernels():
+    """loopnet/kernels.py compiled once more, every function marked to be inlined."""
+    return compiled_copy(INLINED_MODULE, options={"inline": "always"})
+
+
 @numba.njit(cache=True)
-def _check_shape(sizes, activation, output, compiled_sizes, compiled_activation,
-                 compiled_output):
+def check_shape(sizes, activation, output, compiled_sizes, compiled_activation, compiled_output):
+    """Raise ValueError unless the call's network shape is the one compiled in."""
     same = (len(sizes) == len(compiled_sizes) and activation == compiled_activation
             and output == compiled_output)
     for k in range(len(sizes)):
@@ -36,7 +41,7 @@ class SpecializedKernels:
     compiled for `sizes`, `activation` and `output`; other shapes raise ValueError."""
 
     def __init__(self, sizes, activation: int, output: int) -> None:
-        kernels = compiled_copy(INLINED_MODULE, options={"inline": "always"})
+        kernels = inlined_kernels()
         shape = tuple(int(n) for n in sizes)
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_{SOURCE_TAG}"
 
@@ -45,7 +50,7 @@ class SpecializedKernels:
                                     output_code, weight_decay, Z, H, dZ, dH, row_start,
                                     input_index, input_value, T, batch_labels, kind, state1,
                                     state2, lrs, momentum, beta1, beta2, losses):
-            _check_shape(sizes, activation_code, output_code, shape, activation, output)
+            check_shape(sizes, activation_code, output_code, shape, activation, output)
             kernels.train_steps_from_pixels(
                 pixel_start, pixel_index, pixel_value, labels, indices, steps, batch, params,
                 grads, shape, activation, output, weight_decay, Z, H, dZ, dH, row_start,
@@ -54,7 +59,7 @@ class SpecializedKernels:
 
         def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
                           activation_code, Z, H):
-            _check_shape(sizes, activation_code, output, shape, activation, output)
+            check_shape(sizes, activation_code, output, shape, activation, output)
             return kernels.count_correct(row_start, input_index, input_value, labels, batch,
                                          params, shape, activation, Z, H)
 
@@ -62,3 +67,14 @@ class SpecializedKernels:
             # the cache file is named after the qualname: one per shape and source version
             fn.__qualname__ = f"{fn.__name__}_{tag}"
             setattr(self, fn.__name__, numba.njit(cache=True)(fn))
+
+
+_SPECIALIZED: dict = {}  # (sizes, activation, output) -> SpecializedKernels, once per process
+
+
+def specialized_kernels(sizes, activation: int, output: int) -> SpecializedKernels:
+    """The SpecializedKernels of one network shape (made once per process)."""
+    key = (tuple(int(n) for n in sizes), int(activation), int(output))
+    if key not in _SPECIALIZED:
+        _SPECIALIZED[key] = SpecializedKernels(*key)
+    return _SPECIALIZED[key]

@@ -13,7 +13,6 @@ class PythonBackend:
 
     name = "python"
     parallel = False
-    work_sets = 1  # sets of gradient and work buffers a network allocates (see numba_parallel)
     kernels = kernels
 
     def training_kernels(self, sizes, activation: int, output: int):
