@@ -195,7 +195,7 @@ def loopnet_trace(net: MultiLayerNet, x, t) -> dict[str, np.ndarray]:
     hs = [np.zeros((count, n)) for n in widths]
     for n in range(count):
         b.kernels.forward_example(input_index, input_value, row_start[n], row_start[n + 1],
-                                  net._params, net._sizes, net._activation, Z, H)
+                                  net._params, net._sizes, net._activation, Z, H, net._active)
         b.kernels.output_loss(net._output, Z, H, T, n * n_out, net._sizes)
         for l in range(len(widths)):
             zs[l][n] = b.to_list(Z[l])

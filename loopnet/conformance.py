@@ -129,22 +129,24 @@ def run_forward_backward(inp: dict) -> dict:
     N, n_in, n_out = len(inp["X"]), sizes[0], sizes[-1]
     widths = sizes[1:]
     Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
+    active = [0] * max(widths)
     grads = [[0.0] * len(p) for p in params]
     examples = []
     rows = sparse_input_rows(PythonBackend(), X, N, n_in)
     row_start, input_index, input_value = rows
     for n in range(N):
         first, end = row_start[n], row_start[n + 1]
-        kernels.forward_example(input_index, input_value, first, end, params, sizes, act, Z, H)
+        kernels.forward_example(input_index, input_value, first, end, params, sizes, act, Z, H,
+                                active)
         E = kernels.output_loss(out, Z, H, T, n * n_out, sizes)
         kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, params,
-                                 grads, sizes, act, Z, H, dZ, dH)
+                                 grads, sizes, act, Z, H, dZ, dH, active)
         examples.append({"Z": [list(z) for z in Z], "H": [list(h) for h in H], "E": E,
                          "dZ": [list(z) for z in dZ], "dH": [list(h) for h in dH[:-1]]})
     final = [[0.0] * len(p) for p in params]
     work = [[[0.0] * w for w in widths] for _ in range(4)]
     loss = kernels.batch_gradient(*rows, T, N, params, final, sizes, act, out,
-                                  inp["weight_decay"], *work)
+                                  inp["weight_decay"], *work, active)
     return {"examples": examples, "loss": loss, "gradients": final}
 
 
@@ -210,7 +212,7 @@ def _correct(net: MultiLayerNet, data: Dataset) -> int:
     X = [p / 255.0 for p in data.pixels]
     rows = sparse_input_rows(PythonBackend(), X, len(data), data.n_features)
     return kernels.count_correct(*rows, list(data.labels), len(data), net._params, net._sizes,
-                                 net._activation, net._Z, net._H)
+                                 net._activation, net._Z, net._H, net._active)
 
 
 def run_digits(inp: dict) -> dict:

@@ -131,6 +131,7 @@ class MultiLayerNet:
         self._Z, self._H, self._dZ, self._dH = (
             b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
         )
+        self._active = b.index_buffer(max(self.sizes[1:-1], default=1))
         self._activation = ACTIVATIONS[activation]
         self._output = OUTPUTS[output]
 
@@ -212,7 +213,7 @@ class MultiLayerNet:
         n_out = self.sizes[-1]
         scores = self.backend.zeros(count * n_out)
         self.backend.kernels.predict_rows(*rows, count, self._params, self._sizes, self._activation,
-                                          scores, self._Z, self._H)
+                                          scores, self._Z, self._H, self._active)
         return _nest(self.backend.to_list(scores), (count, n_out))
 
     def loss(self, x, t) -> float:
@@ -224,14 +225,15 @@ class MultiLayerNet:
     def _loss(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_loss(
             *rows, T, count, self._params, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H))
+            self.weight_decay, self._Z, self._H, self._active))
 
     def accuracy(self, x, t) -> float:
         """Fraction of rows whose largest score is the label (argmax of t for one-hot rows)."""
         rows, count = self._inputs(x)
         _, labels = self._teachers(t, count)
         correct = self.backend.kernels.count_correct(
-            *rows, labels, count, self._params, self._sizes, self._activation, self._Z, self._H)
+            *rows, labels, count, self._params, self._sizes, self._activation, self._Z, self._H,
+            self._active)
         return correct / count
 
     # ------------------------------------------------------------------ gradients
@@ -246,7 +248,7 @@ class MultiLayerNet:
     def _gradient(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_gradient(
             *rows, T, count, self._params, self._grads, self._sizes, self._activation,
-            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH))
+            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._active))
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
@@ -281,7 +283,8 @@ class MultiLayerNet:
         s1, s2 = optimizer.state_lists(self.backend, self.names, self._params)
         return float(self.backend.kernels.train_step(
             *rows, T, count, self._params, self._grads, self._sizes, self._activation,
-            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, optimizer.kind,
+            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._active,
+            optimizer.kind,
             s1, s2, optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
 
     def config(self) -> dict:

@@ -450,6 +450,7 @@ class _Tracer:
         n_in, n_out = sizes[0], sizes[-1]
         widths = sizes[1:]
         Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
+        active = [0] * max(widths)
         grads = [[0.0] * len(p) for p in self.params]
         losses = []
         rows = sparse_input_rows(PythonBackend(), self.X, N, n_in)
@@ -458,12 +459,12 @@ class _Tracer:
             x0, t0 = n * n_in, n * n_out
             first, end = row_start[n], row_start[n + 1]
             kernels.forward_example(input_index, input_value, first, end, self.params, sizes,
-                                    self.act, Z, H)
+                                    self.act, Z, H, active)
             E = kernels.output_loss(self.out, Z, H, self.T, t0, sizes)
             losses.append(E)
             before = _copy(grads)
             kernels.backward_example(input_index, input_value, first, end, self.T, t0, N,
-                                     self.params, grads, sizes, self.act, Z, H, dZ, dH)
+                                     self.params, grads, sizes, self.act, Z, H, dZ, dH, active)
             title = f"example {n + 1} of {N}: {self.names[n]}"
             x = self.X[x0:x0 + n_in]
             forward = Section(f"Forward, {title}")
@@ -476,7 +477,7 @@ class _Tracer:
         final = [[0.0] * len(p) for p in self.params]
         work = [[[0.0] * w for w in widths] for _ in range(4)]
         loss = kernels.batch_gradient(*rows, self.T, N, self.params, final, sizes, self.act,
-                                      self.out, self.lam, *work)
+                                      self.out, self.lam, *work, active)
         if self.lam != 0.0:
             decay = Section("Weight decay, added once after the minibatch")
             self.decay(decay, grads, final)

@@ -100,7 +100,7 @@ def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None)
         feed.gather(net.backend.int_buffer(range(start, start + count)), count)
         correct += feed.kernels.count_correct(
             *feed.rows, feed.batch_labels, count, net._params, net._sizes, net._activation,
-            net._Z, net._H)
+            net._Z, net._H, net._active)
     return correct / len(data)
 
 
@@ -144,7 +144,7 @@ class Trainer:
         self._run_steps(0)
         self.feed.kernels.count_correct(
             *self.feed.rows, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
-            self.net._activation, self.net._Z, self.net._H)
+            self.net._activation, self.net._Z, self.net._H, self.net._active)
 
     def accuracy(self, data: Dataset) -> float:
         """Accuracy on the training or test set, through its prepared buffers."""
@@ -160,7 +160,7 @@ class Trainer:
         feed.kernels.train_steps_from_pixels(
             *feed.dataset, indices, steps, self.batch, net._params, net._grads, net._sizes,
             net._activation, net._output, net.weight_decay, net._Z, net._H, net._dZ, net._dH,
-            *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,
+            net._active, *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,
             opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 

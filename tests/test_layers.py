@@ -67,7 +67,7 @@ def test_hand_values_simplify_as_written():
 # ---- Affine ---------------------------------------------------------------------------------
 def test_affine_forward_matches_hand_sums():
     z = [99.0] * 4  # stale values must be overwritten, not accumulated
-    kernels.affine_forward(X, flat(W1), B1, z, 3, 4)
+    kernels.affine_forward(X, flat(W1), B1, z, 3, 4, [0] * 3)
     assert z == approx(Z_H)
 
 
@@ -76,12 +76,12 @@ def test_affine_forward_zero_input_skip_equals_full_formula():
     W = [row[:] for row in W1]
     W[1] = [1e300, -1e300, 3e299, -7e299]  # the row multiplied by X2 = 0
     z = [0.0] * 4
-    kernels.affine_forward(X, flat(W), B1, z, 3, 4)
+    kernels.affine_forward(X, flat(W), B1, z, 3, 4, [0] * 3)
     full = [B1[j] + X[0] * W[0][j] + X[1] * W[1][j] + X[2] * W[2][j] for j in range(4)]
     assert z == approx(full)
     assert z == approx(Z_H)
     # and an all-zero input gives exactly the bias
-    kernels.affine_forward([0.0, 0.0, 0.0], flat(W), B1, z, 3, 4)
+    kernels.affine_forward([0.0, 0.0, 0.0], flat(W), B1, z, 3, 4, [0] * 3)
     assert z == B1
 
 
@@ -90,7 +90,7 @@ def test_affine_backward_accumulates_db_dw_and_sends_h():
     dW = [1.0] * 12  # accumulation: the kernel adds to what is there
     dB = [2.0] * 4
     dx = [0.0] * 3
-    kernels.affine_backward(X, flat(W1), dz, dW, dB, dx, 3, 4)
+    kernels.affine_backward(X, flat(W1), dz, dW, dB, dx, 3, 4, [0] * 3)
     # ΔB_j += z_j
     assert dB == approx([2.0 + 0.3, 2.0 - 0.2, 2.0 + 0.5, 2.0 + 0.1])
     # ΔW_{i,j} += X_i · z_j ; row 2 (X2 = 0) stays as it was
@@ -153,6 +153,13 @@ def test_gather_batch_copies_chosen_rows_scaled_with_one_hot_teachers():
     assert T == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 
 
+def test_active_inputs_lists_the_non_zero_indices_in_order():
+    active = [-1] * 6
+    count = kernels.active_inputs([0.5, 0.0, 2.0, -0.0, -3.0, 0.0], 6, active)
+    assert count == 3
+    assert active[:count] == [0, 2, 4]  # 0.0 and -0.0 are dropped
+
+
 def test_input_affine_forward_sums_only_the_non_zero_inputs():
     row_start, index, value = sparse(X, 3)
     assert index[:row_start[1]] == [0, 2]  # X2 = 0
@@ -160,7 +167,7 @@ def test_input_affine_forward_sums_only_the_non_zero_inputs():
     kernels.input_affine_forward(index, value, 0, row_start[1], flat(W1), B1, z, 4)
     assert z == approx(Z_H)
     plain = [0.0] * 4
-    kernels.affine_forward(X, flat(W1), B1, plain, 3, 4)
+    kernels.affine_forward(X, flat(W1), B1, plain, 3, 4, [0] * 3)
     assert z == plain  # same additions in the same order: bit for bit
 
 
@@ -340,10 +347,11 @@ def test_network_buffers_hold_every_figure_value():
     sizes = [3, 4, 3]
     Z, H, dZ, dH = ([[0.0] * 4, [0.0] * 3] for _ in range(4))
     row_start, index, value = sparse(X, 3)
-    kernels.forward_example(index, value, 0, row_start[1], params, sizes, kernels.RELU, Z, H)
+    kernels.forward_example(index, value, 0, row_start[1], params, sizes, kernels.RELU, Z, H,
+                            [0] * 4)
     e = kernels.output_loss(kernels.SOFTMAX, Z, H, T, 0, sizes)
     kernels.backward_example(index, value, 0, row_start[1], T, 0, 1, params, grads, sizes,
-                             kernels.RELU, Z, H, dZ, dH)
+                             kernels.RELU, Z, H, dZ, dH, [0] * 4)
     Y, a, dB2, dW2, h, z, dB1, dW1 = hand_relu_softmax_backward()
     assert Z[0] == approx(Z_H)
     assert H[0] == approx(H_RELU)

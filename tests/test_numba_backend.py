@@ -151,7 +151,7 @@ def test_trainer_runs_kernels_compiled_for_the_network_shape(digits):
     feed = trainer.feed
     with pytest.raises(ValueError, match="another network shape"):
         feed.kernels.count_correct(*feed.rows, feed.batch_labels, 0, other._params, other._sizes,
-                                   other._activation, other._Z, other._H)
+                                   other._activation, other._Z, other._H, other._active)
 
 
 # ---- backend selection ----------------------------------------------------------------------

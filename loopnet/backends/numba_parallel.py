@@ -58,12 +58,14 @@ def _padded_zeros(n: int) -> np.ndarray:
 
 
 def _part_buffers(shape: tuple) -> tuple:
-    """One part's work buffers (Z, H, dZ, dH: one per layer) and gradients (W1, B1, ...)."""
+    """One part's work buffers (Z, H, dZ, dH: one per layer), gradients (W1, B1, ...) and the
+    `active` index buffer."""
     widths = shape[1:]
     work = tuple(tuple(_padded_zeros(n) for n in widths) for _ in range(4))
     grads = tuple(_padded_zeros(size) for n_in, n_out in zip(shape, widths)
                   for size in (n_in * n_out, n_out))
-    return (*work, grads)
+    active = np.zeros(max(shape[1:-1], default=1) + 2 * CACHE_LINE_DOUBLES, dtype=np.int64)
+    return (*work, grads, active[CACHE_LINE_DOUBLES:-CACHE_LINE_DOUBLES])
 
 
 @numba.njit(cache=True)
@@ -86,9 +88,10 @@ class ParallelKernels:
         parts = PARTS
 
         def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                           activation_code, output_code, weight_decay, Z, H, dZ, dH, part_work):
-            """kernels.batch_gradient (Z, H, dZ, dH are not used: each part has its own, in
-            part_work)."""
+                           activation_code, output_code, weight_decay, Z, H, dZ, dH, active,
+                           part_work):
+            """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
+            own, in part_work)."""
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             part_loss = np.zeros(parts)
             first_z = np.empty(batch * n_first)  # every example's first-layer z
@@ -96,7 +99,7 @@ class ParallelKernels:
             split = np.empty(batch * (parts + 1), dtype=np.int64)
             for t in prange(parts):
                 part = np.int64(t)
-                Zt, Ht, dZt, dHt, g = part_work[part]
+                Zt, Ht, dZt, dHt, g, At = part_work[part]
                 for p in range(2, n_tensors):
                     buf = g[p]
                     for i in range(len(buf)):
@@ -106,10 +109,10 @@ class ParallelKernels:
                 for n in range(first, end):
                     start, stop = row_start[n], row_start[n + 1]
                     K.forward_example(input_index, input_value, start, stop, params, shape,
-                                      activation, Zt, Ht)
+                                      activation, Zt, Ht, At)
                     total += K.output_loss(output, Zt, Ht, T, n * n_out, shape)
                     K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
-                                              Zt, Ht, dZt, dHt)
+                                              Zt, Ht, dZt, dHt, At)
                     z = dZt[0]
                     for j in range(n_first):
                         first_z[n * n_first + j] = z[j]
@@ -200,17 +203,17 @@ class ParallelKernels:
                                input_value[offset:], T[first * n_out:], batch_labels[first:])
 
         def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                       activation_code, output_code, weight_decay, Z, H, dZ, dH, kind, state1,
-                       state2, lr, momentum, beta1, beta2, part_work):
+                       activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
+                       state1, state2, lr, momentum, beta1, beta2, part_work):
             loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads,
                                   sizes, activation_code, output_code, weight_decay, Z, H, dZ, dH,
-                                  part_work)
+                                  active, part_work)
             optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
             return loss
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
-                                    output_code, weight_decay, Z, H, dZ, dH, row_start,
+                                    output_code, weight_decay, Z, H, dZ, dH, active, row_start,
                                     input_index, input_value, T, batch_labels, kind, state1,
                                     state2, lrs, momentum, beta1, beta2, losses, part_work):
             for s in range(steps):
@@ -219,8 +222,8 @@ class ParallelKernels:
                              input_index, input_value, T, batch_labels)
                 losses[s] = train_step(row_start, input_index, input_value, T, batch, params,
                                        grads, sizes, activation_code, output_code, weight_decay,
-                                       Z, H, dZ, dH, kind, state1, state2, lrs[s], momentum,
-                                       beta1, beta2, part_work)
+                                       Z, H, dZ, dH, active, kind, state1, state2, lrs[s],
+                                       momentum, beta1, beta2, part_work)
 
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_p{parts}_{SOURCE_TAG}"
         # rebinding the names makes the functions that call them call the compiled ones
