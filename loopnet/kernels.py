@@ -256,10 +256,14 @@ def forward_example(input_index, input_value, first, end, params, sizes, activat
                     active):
     """Fill Z[l], H[l] for every layer; the scores A are Z[L-1] (H[L-1] is set by the loss).
     active: ints of work space, as many as the widest hidden layer."""
-    n_layers = len(sizes) - 1
     input_affine_forward(input_index, input_value, first, end, params[0], params[1], Z[0],
                          sizes[1])
-    for l in range(1, n_layers):
+    forward_above_first_layer(params, sizes, activation, Z, H, active)
+
+
+def forward_above_first_layer(params, sizes, activation, Z, H, active):
+    """From the first layer's Z[0] on: fill H[0], then Z[l], H[l] of every layer above."""
+    for l in range(1, len(sizes) - 1):
         activation_forward(activation, Z[l - 1], H[l - 1], sizes[l])
         affine_forward(H[l - 1], params[2 * l], params[2 * l + 1], Z[l], sizes[l],
                        sizes[l + 1], active)

@@ -277,6 +277,42 @@ def test_trainer_on_digits_within_tolerance(digits):
     assert params_difference(*nets) <= PARALLEL_TOLERANCE
 
 
+THREE_PARTS_PROGRAM = textwrap.dedent("""
+    from loopnet import MultiLayerNet
+    from loopnet.backends.numba_parallel import PARTS
+    from loopnet.optimizers import make_optimizer
+    from loopnet.rng import Rng
+    assert PARTS == 3, PARTS
+    rng = Rng(4)
+    worst = 0.0
+    for rows in (2, 7):  # fewer examples than parts, and a count that does not divide
+        x = [[0.0 if rng.uniform() < 0.3 else rng.uniform() for _ in range(12)] for _ in range(rows)]
+        t = [rng.randbelow(4) for _ in range(rows)]
+        nets = [MultiLayerNet([12, 7, 5, 4], backend="numba", parallel=p, seed=2, weight_init="he")
+                for p in (False, True)]
+        opts = [make_optimizer("adam", 0.01) for _ in nets]
+        for step in range(20):
+            losses = [net.train_step(x, t, opt) for net, opt in zip(nets, opts)]
+            worst = max(worst, abs(losses[0] - losses[1]))
+        a, b = (net.get_params() for net in nets)
+        for name in a:
+            flat_a = [v for row in a[name] for v in (row if isinstance(row, list) else [row])]
+            flat_b = [v for row in b[name] for v in (row if isinstance(row, list) else [row])]
+            worst = max(worst, max(abs(u - v) for u, v in zip(flat_a, flat_b)))
+    print(worst)
+""")
+
+
+def test_parallel_mode_with_three_parts():
+    """The part count is the machine's thread count: check one that splits W1's 12 rows and the
+    examples unevenly (in a child process, since Numba fixes it at start-up)."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "3"}
+    done = subprocess.run([sys.executable, "-c", THREE_PARTS_PROGRAM], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) <= PARALLEL_TOLERANCE
+
+
 CHANGED_KERNEL_PROGRAM = textwrap.dedent("""
     from loopnet import SGD, MultiLayerNet
     x = [[0.5, 0.0, 1.0, 0.25] * 3] * 4

@@ -1,27 +1,31 @@
 """Parallel mode (Numba only): each training step split across P cores, using the exact kernels.
 
-P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  A training
-step has four parallel regions:
+P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  Part t owns
+the rows i of W1 in [t·n_in/P, (t+1)·n_in/P) and a contiguous share of the minibatch's examples.
+A training step has five parallel regions:
 
-1. gather: part t copies its contiguous share of the minibatch (`gather_batch` on slices).
-2. examples: part t runs the exact per-example kernels (`forward_example`, `output_loss`,
-   `backward_to_first_layer`) on the same share, with its own work buffers.  The ΔW, ΔB of the
-   layers above the first go to the part's own gradient buffers; each example's first-layer z
-   is kept (one row per example).  Then those small gradients are summed over the parts in the
-   fixed order t = 0, 1, ..., P-1, and the loss too.
-3. first-layer rows: part t owns the rows i of W1 in [t·n_in/P, (t+1)·n_in/P).  It runs
-   `input_affine_backward` for every example, in minibatch order, over the example's non-zero
-   inputs that fall in its rows.
-4. update: part t updates its rows of W1 (which it just computed and holds in its cache) and a
-   contiguous share of every other tensor (`optimizer_update` on slices: it is element-wise).
+1. gather: part t copies its share of the examples (`gather_batch` on slices).
+2. first layer, forward: for every example, part t sums its rows' terms X_i·W_{i,j} (part 0 also
+   adds B_j) with `input_affine_forward` over the example's non-zero inputs in its rows.
+3. examples: part t adds up its examples' Z_j over the parts in the order t = 0, 1, ..., P-1,
+   then runs the exact kernels `forward_above_first_layer`, `output_loss` and
+   `backward_to_first_layer` with its own work buffers.  The ΔW, ΔB of the layers above the
+   first go to the part's own gradient buffers; each example's first-layer z is kept.  Those
+   small gradients are then summed over the parts in order, and the loss too.
+4. first layer, backward: part t runs `input_affine_backward` for every example, in minibatch
+   order, over the example's non-zero inputs in its rows: ΔW1 in exact mode's order.
+5. update: part t updates its rows of W1 and a contiguous share of every other tensor
+   (`optimizer_update` on slices: it is element-wise).
 
-Splitting ΔW1 by rows rather than by examples means no core sums up another core's copy of ΔW1
-(314 kB for 784-50-10), which limited the first design to 1.3× on two cores.  Like exact mode's
+So each core reads and writes only its own half of W1 and ΔW1 (314 kB each for 784-50-10): they
+stay in its cache from step to step, and no core sums up another core's copy of ΔW1 (which
+limited the first design, split by examples only, to 1.3× on two cores).  Like exact mode's
 training loop (see numba_specialized), everything is compiled for one network shape with the
 kernels inlined, and also with `fastmath={"contract"}`: x·w + z may become one fused
 multiply-add, rounded once instead of twice (the first layer's forward gets up to 1.4× faster).
-That, and the order of the sums over parts, are the only differences from exact mode, so
-results are deterministic for a given P and agree with exact mode to rounding (tested ≤ 1e-12).
+That and the order of the sums over parts are the only differences from exact mode, so results
+are deterministic for a given P and agree with exact mode to rounding (tested ≤ 1e-12, with
+P = 2 and P = 3).
 """
 
 import os
@@ -69,6 +73,19 @@ def _part_buffers(shape: tuple) -> tuple:
 
 
 @numba.njit(cache=True)
+def _first_at_least(input_index, first, end, bound):
+    """The first p in [first, end) with input_index[p] >= bound (end if none): binary search,
+    the indices of a sparse row being ascending."""
+    while first < end:
+        middle = (first + end) // 2
+        if input_index[middle] < bound:
+            first = middle + 1
+        else:
+            end = middle
+    return first
+
+
+@numba.njit(cache=True)
 def _share(count, part, parts):
     """[first, end) of part `part`'s contiguous share of `count` items."""
     return part * count // parts, (part + 1) * count // parts
@@ -94,9 +111,27 @@ class ParallelKernels:
             own, in part_work)."""
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             part_loss = np.zeros(parts)
-            first_z = np.empty(batch * n_first)  # every example's first-layer z
+            # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
+            # of W1; part 0's includes B_j).  first_z: every example's first-layer z.
+            part_z = np.empty(parts * batch * n_first)
+            first_z = np.empty(batch * n_first)
+            no_bias = np.zeros(n_first)
             # split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs
             split = np.empty(batch * (parts + 1), dtype=np.int64)
+            for t in prange(parts):
+                part = np.int64(t)
+                lo, hi = _share(n_in, part, parts)
+                bias = params[1] if part == 0 else no_bias
+                for n in range(batch):
+                    start, stop = row_start[n], row_start[n + 1]
+                    a = _first_at_least(input_index, start, stop, lo)
+                    b = _first_at_least(input_index, a, stop, hi)
+                    split[n * (parts + 1) + part] = a
+                    if part == parts - 1:
+                        split[n * (parts + 1) + parts] = stop
+                    z0 = (part * batch + n) * n_first
+                    K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
+                                           part_z[z0:z0 + n_first], n_first)
             for t in prange(parts):
                 part = np.int64(t)
                 Zt, Ht, dZt, dHt, g, At = part_work[part]
@@ -107,23 +142,19 @@ class ParallelKernels:
                 first, end = _share(batch, part, parts)
                 total = 0.0
                 for n in range(first, end):
-                    start, stop = row_start[n], row_start[n + 1]
-                    K.forward_example(input_index, input_value, start, stop, params, shape,
-                                      activation, Zt, Ht, At)
+                    z = Zt[0]
+                    for j in range(n_first):
+                        z[j] = part_z[n * n_first + j]
+                    for u in range(1, parts):
+                        for j in range(n_first):
+                            z[j] += part_z[(u * batch + n) * n_first + j]
+                    K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
                     total += K.output_loss(output, Zt, Ht, T, n * n_out, shape)
                     K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
                                               Zt, Ht, dZt, dHt, At)
-                    z = dZt[0]
+                    dz = dZt[0]
                     for j in range(n_first):
-                        first_z[n * n_first + j] = z[j]
-                    split[n * (parts + 1)] = start
-                    for u in range(1, parts):
-                        bound = u * n_in // parts
-                        below = start
-                        for p in range(start, stop):
-                            below += input_index[p] < bound
-                        split[n * (parts + 1) + u] = below
-                    split[n * (parts + 1) + parts] = stop
+                        first_z[n * n_first + j] = dz[j]
                 part_loss[part] = total
             # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
             for p in range(2, n_tensors):
