@@ -347,3 +347,28 @@ def test_cached_parallel_code_follows_a_changed_kernels_source(tmp_path):
     assert source.count(sgd_line) == 1
     kernels.write_text(source.replace(sgd_line, sgd_line.replace("lr *", "0.5 * lr *")))
     assert difference() <= PARALLEL_TOLERANCE  # both modes now run the halved step
+
+
+TRAIN_PROGRAM = textwrap.dedent("""
+    import sys
+    from loopnet import MultiLayerNet, SGD
+    from loopnet.data import generate_digits
+    from loopnet.training import Trainer
+    data = generate_digits(40, seed=1)
+    for parallel in (False, True):
+        net = MultiLayerNet([784, 8, 10], backend="numba", parallel=parallel)
+        Trainer(net, SGD(0.1), data, data, batch_size=10).run(epochs=1)
+""")
+
+
+def test_second_process_loads_every_training_kernel_from_the_cache(tmp_path):
+    """Nothing is compiled (so nothing saved) when the same training runs again."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1",
+           "LOOPNET_CACHE": str(tmp_path / "data")}
+    runs = [subprocess.run([sys.executable, "-c", TRAIN_PROGRAM], env=env, capture_output=True,
+                           text=True, timeout=900) for _ in range(2)]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+    assert "data saved" in runs[0].stdout
+    saved = [line for line in runs[1].stdout.splitlines() if "data saved" in line]
+    assert saved == []

@@ -29,6 +29,8 @@ P = 2 and P = 3).
 """
 
 import os
+import sys
+import types
 
 # Between the parallel regions of consecutive steps the main thread runs a little serial code.
 # libgomp's idle workers spin only briefly by default, then sleep, and waking a sleeping worker
@@ -236,10 +238,11 @@ class ParallelKernels:
         def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
                        state1, state2, lr, momentum, beta1, beta2, part_work):
-            loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads,
-                                  sizes, activation_code, output_code, weight_decay, Z, H, dZ, dH,
-                                  active, part_work)
-            optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
+            loss = compiled.batch_gradient(row_start, input_index, input_value, T, batch, params,
+                                           grads, sizes, activation_code, output_code,
+                                           weight_decay, Z, H, dZ, dH, active, part_work)
+            compiled.optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1,
+                                      beta2)
             return loss
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
@@ -248,23 +251,27 @@ class ParallelKernels:
                                     input_index, input_value, T, batch_labels, kind, state1,
                                     state2, lrs, momentum, beta1, beta2, losses, part_work):
             for s in range(steps):
-                gather_batch(pixel_start, pixel_index, pixel_value, labels,
-                             indices[s * batch:(s + 1) * batch], batch, n_out, row_start,
-                             input_index, input_value, T, batch_labels)
-                losses[s] = train_step(row_start, input_index, input_value, T, batch, params,
-                                       grads, sizes, activation_code, output_code, weight_decay,
-                                       Z, H, dZ, dH, active, kind, state1, state2, lrs[s],
-                                       momentum, beta1, beta2, part_work)
+                compiled.gather_batch(pixel_start, pixel_index, pixel_value, labels,
+                                      indices[s * batch:(s + 1) * batch], batch, n_out,
+                                      row_start, input_index, input_value, T, batch_labels)
+                losses[s] = compiled.train_step(
+                    row_start, input_index, input_value, T, batch, params, grads, sizes,
+                    activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
+                    state1, state2, lrs[s], momentum, beta1, beta2, part_work)
 
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_p{parts}_{SOURCE_TAG}"
-        # rebinding the names makes the functions that call them call the compiled ones
-        batch_gradient = _compile(batch_gradient, tag, parallel=True)
-        optimizer_update = _compile(optimizer_update, tag, parallel=True)
-        gather_batch = _compile(gather_batch, tag, parallel=True)
-        train_step = _compile(train_step, tag)
-        self._batch_gradient = batch_gradient
-        self.optimizer_update = optimizer_update
-        self._train_step = train_step
+        # The functions call each other through a module registered in sys.modules: Numba keys
+        # a cache entry on its function's pickled closure variables, and a module pickles as
+        # its name, where a dispatcher would make a new key (and a recompile) in every process.
+        compiled = types.ModuleType(f"loopnet._parallel_{tag}")
+        sys.modules[compiled.__name__] = compiled
+        compiled.batch_gradient = _compile(batch_gradient, tag, parallel=True)
+        compiled.optimizer_update = _compile(optimizer_update, tag, parallel=True)
+        compiled.gather_batch = _compile(gather_batch, tag, parallel=True)
+        compiled.train_step = _compile(train_step, tag)
+        self._batch_gradient = compiled.batch_gradient
+        self.optimizer_update = compiled.optimizer_update
+        self._train_step = compiled.train_step
         self._train_steps_from_pixels = _compile(train_steps_from_pixels, tag)
         self.count_correct = specialized_kernels(shape, activation, output).count_correct
         # a typed List: Numba passes tuples of tuples into parallel loops only inside one
