@@ -47,6 +47,7 @@ from loopnet.backends.numba_backend import SOURCE_TAG, compiled_kernels  # noqa:
 from loopnet.backends.numba_specialized import (  # noqa: E402
     check_shape,
     inlined_kernels,
+    one_per_shape,
     specialized_kernels,
 )
 
@@ -294,15 +295,7 @@ def _compile(fn, tag: str, parallel: bool = False):
     return numba.njit(cache=True, parallel=parallel, fastmath={"contract"})(fn)
 
 
-_PARALLEL: dict = {}  # (sizes, activation, output) -> ParallelKernels, once per process
-
-
-def parallel_kernels(sizes, activation: int, output: int) -> ParallelKernels:
-    """The ParallelKernels of one network shape (made once per process)."""
-    key = (tuple(int(n) for n in sizes), int(activation), int(output))
-    if key not in _PARALLEL:
-        _PARALLEL[key] = ParallelKernels(*key)
-    return _PARALLEL[key]
+parallel_kernels = one_per_shape(ParallelKernels)
 
 
 class ParallelDispatch:

@@ -74,12 +74,18 @@ class SpecializedKernels:
             setattr(self, fn.__name__, numba.njit(cache=True)(fn))
 
 
-_SPECIALIZED: dict = {}  # (sizes, activation, output) -> SpecializedKernels, once per process
+def one_per_shape(kind):
+    """A function (sizes, activation, output) -> the one `kind` of that network shape, made on
+    first use and kept for the rest of the process."""
+    made = {}
+
+    def of_shape(sizes, activation: int, output: int):
+        key = (tuple(int(n) for n in sizes), int(activation), int(output))
+        if key not in made:
+            made[key] = kind(*key)
+        return made[key]
+
+    return of_shape
 
 
-def specialized_kernels(sizes, activation: int, output: int) -> SpecializedKernels:
-    """The SpecializedKernels of one network shape (made once per process)."""
-    key = (tuple(int(n) for n in sizes), int(activation), int(output))
-    if key not in _SPECIALIZED:
-        _SPECIALIZED[key] = SpecializedKernels(*key)
-    return _SPECIALIZED[key]
+specialized_kernels = one_per_shape(SpecializedKernels)
