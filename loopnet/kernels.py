@@ -442,17 +442,26 @@ def adam_update(p, g, m, v, lr_t, beta1, beta2):
         p[i] -= lr_t * m[i] / (math.sqrt(v[i]) + LOG_GUARD)
 
 
+def update_tensor(kind, p, g, s1, s2, lr, momentum, beta1, beta2):
+    """One optimizer step on tensor p with gradient g; s1, s2 are its state (v; h; Adam's m, v)
+    where the optimizer keeps any."""
+    if kind == SGD:
+        sgd_update(p, g, lr)
+    elif kind == MOMENTUM:
+        momentum_update(p, g, s1, lr, momentum)
+    elif kind == ADAGRAD:
+        adagrad_update(p, g, s1, lr)
+    else:
+        adam_update(p, g, s1, s2, lr, beta1, beta2)
+
+
 def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
     """Apply one optimizer step to every tensor; `lr` is η_t for Adam (see Adam.step_lr)."""
     for p in range(len(params)):
-        if kind == SGD:
-            sgd_update(params[p], grads[p], lr)
-        elif kind == MOMENTUM:
-            momentum_update(params[p], grads[p], state1[p], lr, momentum)
-        elif kind == ADAGRAD:
-            adagrad_update(params[p], grads[p], state1[p], lr)
-        else:
-            adam_update(params[p], grads[p], state1[p], state2[p], lr, beta1, beta2)
+        # an optimizer with less state gets the gradient in place of the state it does not use
+        s1 = state1[p] if len(state1) > 0 else grads[p]
+        s2 = state2[p] if len(state2) > 0 else grads[p]
+        update_tensor(kind, params[p], grads[p], s1, s2, lr, momentum, beta1, beta2)
 
 
 def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes, activation,

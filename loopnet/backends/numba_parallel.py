@@ -15,7 +15,10 @@ A training step has five parallel regions:
 4. first layer, backward: part t runs `input_affine_backward` for every example, in minibatch
    order, over the example's non-zero inputs in its rows: ΔW1 in exact mode's order.
 5. update: part t updates its rows of W1 and a contiguous share of every other tensor
-   (`optimizer_update` on slices: it is element-wise).
+   (`update_tensor` on slices: it is element-wise).
+
+What part t does in a region is a function of its own (`gather_part`, ..., `update_part`); the
+regions call them in a `prange` loop over the parts.
 
 So each core reads and writes only its own half of W1 and ΔW1 (314 kB each for 784-50-10): they
 stay in its cache from step to step, and no core sums up another core's copy of ΔW1 (which
@@ -52,7 +55,11 @@ from loopnet.backends.numba_specialized import (  # noqa: E402
 )
 
 PARTS = numba.config.NUMBA_NUM_THREADS
-TENSOR = numba.types.float64[::1]
+# Only the explicit prange loops run in parallel: Numba's other automatic parallel rewrites (of
+# array expressions, np.zeros, ...) would only add compile time here.
+PRANGE_ONLY = {option: option == "prange" for option in (
+    "comprehension", "reduction", "inplace_binop", "setitem", "numpy", "stencil", "fusion",
+    "prange")}
 
 
 CACHE_LINE_DOUBLES = 8  # 64 bytes
@@ -95,7 +102,7 @@ def _share(count, part, parts):
 
 
 class ParallelKernels:
-    """`batch_gradient`, `optimizer_update`, `train_step` and `train_steps_from_pixels` of
+    """`batch_gradient`, `train_step` and `train_steps_from_pixels` of
     loopnet.kernels (same signatures) made parallel as described above, compiled for `sizes`,
     `activation` and `output`; `count_correct` is exact mode's."""
 
@@ -107,58 +114,123 @@ class ParallelKernels:
         n_tensors = 2 * n_layers
         parts = PARTS
 
-        def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                           activation_code, output_code, weight_decay, Z, H, dZ, dH, active,
-                           part_work):
-            """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
-            own, in part_work)."""
-            check_shape(sizes, activation_code, output_code, shape, activation, output)
-            part_loss = np.zeros(parts)
+        # What one part does in each region: compiled once per shape like exact mode's loop
+        # (kernels inlined, sizes constant), and called by the regions below in a parallel loop.
+        # Numba's parallel-loop passes cost compile time in proportion to the code inside the
+        # loop, so that code is kept small (compiling the training loop: 12.3 s before, 8.1 s).
+        def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, batch,
+                        row_start, input_index, input_value, T, batch_labels):
+            """Region 1: kernels.gather_batch for the part's share of the examples, so that they
+            are in the cache of the core that reads them next."""
+            first, end = _share(batch, part, parts)
+            offset = row_start[first]
+            own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
+            K.gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[first:end],
+                           end - first, n_out, own_start, input_index[offset:],
+                           input_value[offset:], T[first * n_out:], batch_labels[first:])
+
+        def first_forward_part(part, row_start, input_index, input_value, batch, params, part_z,
+                               split):
+            """Region 2: the part's rows' terms of every example's first-layer Z_j."""
+            lo, hi = _share(n_in, part, parts)
+            bias = params[1] if part == 0 else np.zeros(n_first)
+            for n in range(batch):
+                start, stop = row_start[n], row_start[n + 1]
+                a = _first_at_least(input_index, start, stop, lo)
+                b = _first_at_least(input_index, a, stop, hi)
+                split[n * (parts + 1) + part] = a
+                if part == parts - 1:
+                    split[n * (parts + 1) + parts] = stop
+                z0 = (part * batch + n) * n_first
+                K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
+                                       part_z[z0:z0 + n_first], n_first)
+
+        def examples_part(part, T, batch, params, part_z, first_z, part_work):
+            """Region 3: the layers above the first for the part's share of the examples; returns
+            their summed loss."""
+            Zt, Ht, dZt, dHt, g, At = part_work[part]
+            for p in range(2, n_tensors):
+                buf = g[p]
+                for i in range(len(buf)):
+                    buf[i] = 0.0
+            first, end = _share(batch, part, parts)
+            total = 0.0
+            for n in range(first, end):
+                z = Zt[0]
+                for j in range(n_first):
+                    z[j] = part_z[n * n_first + j]
+                for u in range(1, parts):
+                    for j in range(n_first):
+                        z[j] += part_z[(u * batch + n) * n_first + j]
+                K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
+                total += K.output_loss(output, Zt, Ht, T, n * n_out, shape)
+                K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
+                                          Zt, Ht, dZt, dHt, At)
+                dz = dZt[0]
+                for j in range(n_first):
+                    first_z[n * n_first + j] = dz[j]
+            return total
+
+        def first_backward_part(part, input_index, input_value, batch, grads, split, first_z,
+                                part_work):
+            """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
+            lo, hi = _share(n_in, part, parts)
+            dW = grads[0][lo * n_first:hi * n_first]
+            for i in range(len(dW)):
+                dW[i] = 0.0
+            dB = part_work[part][4][1]  # every part sums all of ΔB1; part 0's is kept
+            for j in range(n_first):
+                dB[j] = 0.0
+            for n in range(batch):
+                K.input_affine_backward(input_index, input_value, split[n * (parts + 1) + part],
+                                        split[n * (parts + 1) + part + 1],
+                                        first_z[n * n_first:(n + 1) * n_first], grads[0], dB,
+                                        n_first)
+
+        def update_part(part, kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
+            """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
+            share of every other tensor."""
+            for p in range(len(params)):
+                if p == 0:
+                    lo, hi = _share(n_in, part, parts)
+                    first, end = lo * n_first, hi * n_first
+                else:
+                    first, end = _share(len(params[p]), part, parts)
+                g = grads[p][first:end]
+                s1 = state1[p][first:end] if len(state1) > 0 else g
+                s2 = state2[p][first:end] if len(state2) > 0 else g
+                K.update_tensor(kind, params[p][first:end], g, s1, s2, lr, momentum, beta1,
+                                beta2)
+
+        # The regions (the serial code between them included), inlined into the entry points.
+        def gather_region(pixel_start, pixel_index, pixel_value, labels, indices, batch,
+                          row_start, input_index, input_value, T, batch_labels):
+            count = 0
+            for n in range(batch):  # where each example's row will begin
+                row_start[n] = count
+                count += pixel_start[indices[n] + 1] - pixel_start[indices[n]]
+            row_start[batch] = count
+            for t in prange(parts):
+                compiled.gather_part(np.int64(t), pixel_start, pixel_index, pixel_value, labels,
+                                     indices, batch, row_start, input_index, input_value, T,
+                                     batch_labels)
+
+        def gradient_regions(row_start, input_index, input_value, T, batch, params, grads,
+                             weight_decay, part_work):
+            """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
             # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
-            # of W1; part 0's includes B_j).  first_z: every example's first-layer z.
+            # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
             part_z = np.empty(parts * batch * n_first)
             first_z = np.empty(batch * n_first)
-            no_bias = np.zeros(n_first)
             # split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs
             split = np.empty(batch * (parts + 1), dtype=np.int64)
+            part_loss = np.empty(parts)
             for t in prange(parts):
-                part = np.int64(t)
-                lo, hi = _share(n_in, part, parts)
-                bias = params[1] if part == 0 else no_bias
-                for n in range(batch):
-                    start, stop = row_start[n], row_start[n + 1]
-                    a = _first_at_least(input_index, start, stop, lo)
-                    b = _first_at_least(input_index, a, stop, hi)
-                    split[n * (parts + 1) + part] = a
-                    if part == parts - 1:
-                        split[n * (parts + 1) + parts] = stop
-                    z0 = (part * batch + n) * n_first
-                    K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
-                                           part_z[z0:z0 + n_first], n_first)
+                compiled.first_forward_part(np.int64(t), row_start, input_index, input_value,
+                                            batch, params, part_z, split)
             for t in prange(parts):
-                part = np.int64(t)
-                Zt, Ht, dZt, dHt, g, At = part_work[part]
-                for p in range(2, n_tensors):
-                    buf = g[p]
-                    for i in range(len(buf)):
-                        buf[i] = 0.0
-                first, end = _share(batch, part, parts)
-                total = 0.0
-                for n in range(first, end):
-                    z = Zt[0]
-                    for j in range(n_first):
-                        z[j] = part_z[n * n_first + j]
-                    for u in range(1, parts):
-                        for j in range(n_first):
-                            z[j] += part_z[(u * batch + n) * n_first + j]
-                    K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
-                    total += K.output_loss(output, Zt, Ht, T, n * n_out, shape)
-                    K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
-                                              Zt, Ht, dZt, dHt, At)
-                    dz = dZt[0]
-                    for j in range(n_first):
-                        first_z[n * n_first + j] = dz[j]
-                part_loss[part] = total
+                part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, part_z,
+                                                      first_z, part_work)
             # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
             for p in range(2, n_tensors):
                 out = grads[p]
@@ -170,20 +242,8 @@ class ParallelKernels:
                     for i in range(len(out)):
                         out[i] += src[i]
             for t in prange(parts):
-                part = np.int64(t)
-                lo, hi = _share(n_in, part, parts)
-                dW = grads[0][lo * n_first:hi * n_first]
-                for i in range(len(dW)):
-                    dW[i] = 0.0
-                dB = part_work[part][4][1]  # every part sums all of ΔB1; part 0's is kept
-                for j in range(n_first):
-                    dB[j] = 0.0
-                for n in range(batch):
-                    K.input_affine_backward(input_index, input_value,
-                                            split[n * (parts + 1) + part],
-                                            split[n * (parts + 1) + part + 1],
-                                            first_z[n * n_first:(n + 1) * n_first],
-                                            grads[0], dB, n_first)
+                compiled.first_backward_part(np.int64(t), input_index, input_value, batch, grads,
+                                             split, first_z, part_work)
             dB = part_work[0][4][1]
             for j in range(n_first):
                 grads[1][j] = dB[j]
@@ -196,54 +256,31 @@ class ParallelKernels:
                 K.weight_decay_gradient(params, grads, n_layers, weight_decay)
             return loss
 
-        def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
-            """Part t updates its rows of W1 and a contiguous share of every other tensor."""
+        def update_region(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
             for t in prange(parts):
-                part = np.int64(t)
-                p_slices = List.empty_list(TENSOR)
-                g_slices = List.empty_list(TENSOR)
-                s1_slices = List.empty_list(TENSOR)
-                s2_slices = List.empty_list(TENSOR)
-                for p in range(len(params)):
-                    if p == 0:
-                        lo, hi = _share(n_in, part, parts)
-                        first, end = lo * n_first, hi * n_first
-                    else:
-                        first, end = _share(len(params[p]), part, parts)
-                    p_slices.append(params[p][first:end])
-                    g_slices.append(grads[p][first:end])
-                    if len(state1) > 0:
-                        s1_slices.append(state1[p][first:end])
-                    if len(state2) > 0:
-                        s2_slices.append(state2[p][first:end])
-                K.optimizer_update(kind, p_slices, g_slices, s1_slices, s2_slices, lr, momentum,
-                                   beta1, beta2)
+                compiled.update_part(np.int64(t), kind, params, grads, state1, state2, lr,
+                                     momentum, beta1, beta2)
 
-        def gather_batch(pixel_start, pixel_index, pixel_value, labels, indices, batch, n_out,
-                         row_start, input_index, input_value, T, batch_labels):
-            """kernels.gather_batch, each part copying its share of the examples (so that they
-            are in the cache of the core that reads them next)."""
-            count = 0
-            for n in range(batch):  # where each example's row will begin
-                row_start[n] = count
-                count += pixel_start[indices[n] + 1] - pixel_start[indices[n]]
-            row_start[batch] = count
-            for t in prange(parts):
-                first, end = _share(batch, np.int64(t), parts)
-                offset = row_start[first]
-                own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
-                K.gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[first:end],
-                               end - first, n_out, own_start, input_index[offset:],
-                               input_value[offset:], T[first * n_out:], batch_labels[first:])
+        # The entry points.  A whole training run is one compiled function: a call from one
+        # parallel function to another would make Numba optimize and generate the callee's code
+        # once more for the caller.
+        def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                           activation_code, output_code, weight_decay, Z, H, dZ, dH, active,
+                           part_work):
+            """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
+            own, in part_work)."""
+            check_shape(sizes, activation_code, output_code, shape, activation, output)
+            return compiled.gradient_regions(row_start, input_index, input_value, T, batch,
+                                             params, grads, weight_decay, part_work)
 
         def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
                        state1, state2, lr, momentum, beta1, beta2, part_work):
-            loss = compiled.batch_gradient(row_start, input_index, input_value, T, batch, params,
-                                           grads, sizes, activation_code, output_code,
-                                           weight_decay, Z, H, dZ, dH, active, part_work)
-            compiled.optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1,
-                                      beta2)
+            check_shape(sizes, activation_code, output_code, shape, activation, output)
+            loss = compiled.gradient_regions(row_start, input_index, input_value, T, batch,
+                                             params, grads, weight_decay, part_work)
+            compiled.update_region(kind, params, grads, state1, state2, lr, momentum, beta1,
+                                   beta2)
             return loss
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
@@ -251,14 +288,16 @@ class ParallelKernels:
                                     output_code, weight_decay, Z, H, dZ, dH, active, row_start,
                                     input_index, input_value, T, batch_labels, kind, state1,
                                     state2, lrs, momentum, beta1, beta2, losses, part_work):
+            check_shape(sizes, activation_code, output_code, shape, activation, output)
             for s in range(steps):
-                compiled.gather_batch(pixel_start, pixel_index, pixel_value, labels,
-                                      indices[s * batch:(s + 1) * batch], batch, n_out,
-                                      row_start, input_index, input_value, T, batch_labels)
-                losses[s] = compiled.train_step(
-                    row_start, input_index, input_value, T, batch, params, grads, sizes,
-                    activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
-                    state1, state2, lrs[s], momentum, beta1, beta2, part_work)
+                compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
+                                       indices[s * batch:(s + 1) * batch], batch,
+                                       row_start, input_index, input_value, T, batch_labels)
+                losses[s] = compiled.gradient_regions(row_start, input_index, input_value, T,
+                                                      batch, params, grads, weight_decay,
+                                                      part_work)
+                compiled.update_region(kind, params, grads, state1, state2, lrs[s], momentum,
+                                       beta1, beta2)
 
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_p{parts}_{SOURCE_TAG}"
         # The functions call each other through a module registered in sys.modules: Numba keys
@@ -266,13 +305,13 @@ class ParallelKernels:
         # its name, where a dispatcher would make a new key (and a recompile) in every process.
         compiled = types.ModuleType(f"loopnet._parallel_{tag}")
         sys.modules[compiled.__name__] = compiled
-        compiled.batch_gradient = _compile(batch_gradient, tag, parallel=True)
-        compiled.optimizer_update = _compile(optimizer_update, tag, parallel=True)
-        compiled.gather_batch = _compile(gather_batch, tag, parallel=True)
-        compiled.train_step = _compile(train_step, tag)
-        self._batch_gradient = compiled.batch_gradient
-        self.optimizer_update = compiled.optimizer_update
-        self._train_step = compiled.train_step
+        for part_fn in (gather_part, first_forward_part, examples_part, first_backward_part,
+                        update_part):
+            setattr(compiled, part_fn.__name__, _compile(part_fn, tag, parallel=False))
+        for region in (gather_region, gradient_regions, update_region):
+            setattr(compiled, region.__name__, numba.njit(inline="always")(region))
+        self._batch_gradient = _compile(batch_gradient, tag)
+        self._train_step = _compile(train_step, tag)
         self._train_steps_from_pixels = _compile(train_steps_from_pixels, tag)
         self.count_correct = specialized_kernels(shape, activation, output).count_correct
         # a typed List: Numba passes tuples of tuples into parallel loops only inside one
@@ -289,10 +328,11 @@ class ParallelKernels:
         return self._train_steps_from_pixels(*args, self._part_work)
 
 
-def _compile(fn, tag: str, parallel: bool = False):
+def _compile(fn, tag: str, parallel: bool = True):
     # the cache file is named after the qualname: one per shape, part count and source version
     fn.__qualname__ = f"parallel_{fn.__name__}_{tag}"
-    return numba.njit(cache=True, parallel=parallel, fastmath={"contract"})(fn)
+    return numba.njit(cache=True, parallel=PRANGE_ONLY if parallel else False,
+                      fastmath={"contract"})(fn)
 
 
 parallel_kernels = one_per_shape(ParallelKernels)
