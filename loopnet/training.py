@@ -141,10 +141,20 @@ class Trainer:
 
     def warm_up(self) -> None:
         """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
+        self.warm_up_training()
+        self.warm_up_evaluation()
+
+    def warm_up_training(self) -> None:
+        """Run the training loop's kernel on zero steps."""
         self._run_steps(0)
-        self.feed.kernels.count_correct(
-            *self.feed.rows, self.feed.batch_labels, 0, self.net._params, self.net._sizes,
-            self.net._activation, self.net._Z, self.net._H, self.net._active)
+
+    def warm_up_evaluation(self) -> None:
+        """Run the evaluation's kernels (gather, count_correct) on zero examples."""
+        for feed in self.eval_feeds.values():
+            feed.gather(self.net.backend.int_buffer([]), 0)
+            feed.kernels.count_correct(
+                *feed.rows, feed.batch_labels, 0, self.net._params, self.net._sizes,
+                self.net._activation, self.net._Z, self.net._H, self.net._active)
 
     def accuracy(self, data: Dataset) -> float:
         """Accuracy on the training or test set, through its prepared buffers."""

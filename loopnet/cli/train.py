@@ -130,8 +130,10 @@ def _warm_up(trainer, quiet: bool) -> None:
         # on a terminal the line is replaced by "kernels ready"; in a log both lines stay
         print("compiling… (numba kernels; cached after the first run)", end="" if terminal else "\n",
               file=sys.stderr, flush=True)
+    from loopnet.backends.numba_background import warm_up
+
     try:
-        trainer.warm_up()
+        warm_up(trainer)
     finally:
         if not quiet:
             print(f"{CLEAR_LINE if terminal else ''}kernels ready in "
