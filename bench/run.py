@@ -1,4 +1,4 @@
-"""loopnet benchmark suite: time per training step, scaling, peak memory and accuracy, in one run.
+"""loopnet benchmark suite: time per training step, scaling, peak memory, start-up and accuracy.
 
     python bench/run.py [--data DIR] [--quick] [--out bench/results]
 
@@ -212,6 +212,28 @@ def peak_rss(n_train: int, iters: int) -> list[dict]:
     return rows
 
 
+def startup(iters: int = 1) -> list[dict]:
+    """Wall seconds of `loopnet train --iters 1` (process start to the end of its first step,
+    plus one evaluation) for each Numba mode: first with an empty Numba cache, then again with
+    what that run cached."""
+    rows = []
+    for mode in ("exact", "parallel"):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            args = [sys.executable, "-m", "loopnet", "train", "--iters", str(iters),
+                    "--backend", "numba", *(["--parallel"] if mode == "parallel" else [])]
+            for cold in (True, False):
+                start = time.perf_counter()
+                proc = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+                seconds = time.perf_counter() - start
+                ready = [line for line in proc.stderr.splitlines() if "kernels ready in" in line]
+                rows.append({"mode": mode, "cache": "empty" if cold else "filled",
+                             "seconds": seconds,
+                             "kernels_ready_seconds": float(ready[-1].split()[3])})
+                print(f"  {mode}, cache {rows[-1]['cache']}: {seconds:.1f} s", flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------------------------ report
 def machine() -> dict:
     flags = set()
@@ -256,6 +278,12 @@ def markdown(report) -> str:
         for r in report["memory"]:
             lines.append(f"| {r['backend']} ({r['iters']} steps + evaluation) | "
                          f"{r['peak_rss_mb']:.0f} | {r['seconds']:.1f} |")
+    if report.get("startup"):
+        lines += ["", "| `loopnet train --iters 1` (embedded data, 784-50-10) | Numba cache | "
+                      "seconds, whole run | kernels ready after |", "|---|---|---:|---:|"]
+        for r in report["startup"]:
+            lines.append(f"| numba {r['mode']} | {r['cache']} | {r['seconds']:.1f} | "
+                         f"{r['kernels_ready_seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -305,7 +333,8 @@ def main() -> int:
     parser.add_argument("--data", help="directory of MNIST IDX files "
                                        "(default ../shared/data/mnist-t10k-split)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, no scaling or memory")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds, no scaling, memory or start-up")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     out = Path(args.out)
@@ -322,6 +351,8 @@ def main() -> int:
         report["scaling"] = scaling(train, 3)
         print("peak memory:", flush=True)
         report["memory"] = peak_rss(60000, 200)
+        print("start-up:", flush=True)
+        report["startup"] = startup()
     (out / "results.json").write_text(json.dumps(report, indent=1) + "\n")
     table = markdown(report)
     (out / "results.md").write_text(table)

@@ -71,6 +71,13 @@ def compiled_kernels():
     return compiled_copy(COMPILED_MODULE)
 
 
+@numba.njit(cache=True)
+def _empty_tensor_list():
+    # made in compiled code: a typed List made in Python compiles Numba's list helpers (0.1 s)
+    # in every process, where this loads from the cache
+    return List.empty_list(numba.float64[::1])
+
+
 class NumbaBackend:
     """Buffers are contiguous float64 NumPy arrays; tensor lists are tuples of them."""
 
@@ -111,7 +118,7 @@ class NumbaBackend:
         that an optimizer without state still has a well-typed (unused) argument."""
         if buffers:
             return tuple(buffers)
-        return List.empty_list(numba.float64[::1])
+        return _empty_tensor_list()
 
     def index_buffer(self, n: int) -> np.ndarray:
         """n zero ints for input indices (int32: a dataset's indices take half the memory)."""

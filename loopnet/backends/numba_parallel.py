@@ -83,6 +83,16 @@ def _part_buffers(shape: tuple) -> tuple:
 
 
 @numba.njit(cache=True)
+def _typed_list(items):
+    """A typed List of `items` (a tuple of same-typed items), made in compiled code: made in
+    Python it would compile Numba's list helpers (0.3 s) in every process."""
+    out = List()
+    for item in items:
+        out.append(item)
+    return out
+
+
+@numba.njit(cache=True)
 def _first_at_least(input_index, first, end, bound):
     """The first p in [first, end) with input_index[p] >= bound (end if none): binary search,
     the indices of a sparse row being ascending."""
@@ -315,7 +325,7 @@ class ParallelKernels:
         self._train_steps_from_pixels = _compile(train_steps_from_pixels, tag)
         self.count_correct = specialized_kernels(shape, activation, output).count_correct
         # a typed List: Numba passes tuples of tuples into parallel loops only inside one
-        self._part_work = List([_part_buffers(shape) for _ in range(parts)])
+        self._part_work = _typed_list(tuple(_part_buffers(shape) for _ in range(parts)))
 
     # the compiled functions take the parts' work buffers as one more argument
     def batch_gradient(self, *args):
