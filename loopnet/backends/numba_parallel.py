@@ -341,8 +341,10 @@ class ParallelKernels:
 def _compile(fn, tag: str, parallel: bool = True):
     # the cache file is named after the qualname: one per shape, part count and source version
     fn.__qualname__ = f"parallel_{fn.__name__}_{tag}"
-    return numba.njit(cache=True, parallel=PRANGE_ONLY if parallel else False,
-                      fastmath={"contract"})(fn)
+    if parallel:
+        return numba.njit(cache=True, parallel=PRANGE_ONLY, fastmath={"contract"})(fn)
+    return numba.njit(cache=True, fastmath={"contract"}, no_cpython_wrapper=True,
+                      no_cfunc_wrapper=True)(fn)
 
 
 parallel_kernels = one_per_shape(ParallelKernels)
