@@ -372,3 +372,25 @@ def test_second_process_loads_every_training_kernel_from_the_cache(tmp_path):
     assert "data saved" in runs[0].stdout
     saved = [line for line in runs[1].stdout.splitlines() if "data saved" in line]
     assert saved == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.sets(st.integers(0, 29), max_size=30), min_size=1, max_size=8),
+       parts=st.integers(1, 4))
+def test_parallel_row_bounds_share_the_nonzero_inputs_evenly(rows, parts):
+    """Each part's rows of W1 hold its share of the non-zero inputs, give or take one input's
+    count; the bounds cover all rows in order."""
+    import numpy as np
+
+    from loopnet.backends.numba_parallel import input_bounds
+
+    row_start = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    input_index = np.array([i for r in rows for i in sorted(r)], dtype=np.int32)
+    bounds = input_bounds(row_start, input_index, len(rows), 30, parts)
+    assert bounds[0] == 0 and bounds[-1] == 30 and list(bounds) == sorted(bounds)
+    per_input = np.bincount(input_index, minlength=30)
+    total = len(input_index)
+    most = per_input.max(initial=0)
+    for t in range(parts):
+        share = per_input[bounds[t]:bounds[t + 1]].sum()
+        assert share <= total / parts + most

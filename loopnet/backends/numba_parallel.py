@@ -1,8 +1,10 @@
 """Parallel mode (Numba only): each training step split across P cores, using the exact kernels.
 
 P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  Part t owns
-the rows i of W1 in [t·n_in/P, (t+1)·n_in/P) and a contiguous share of the minibatch's examples.
-A training step has five parallel regions:
+a contiguous range of W1's rows i, chosen so that every part gets about the same number of
+non-zero inputs (`input_bounds`: from the dataset's first 256 examples in a training run, from
+the minibatch in a single step), and a contiguous share of the minibatch's examples.  A training
+step has five parallel regions:
 
 1. gather: part t copies its share of the examples (`gather_batch` on slices).
 2. first layer, forward: for every example, part t sums its rows' terms X_i·W_{i,j} (part 0 also
@@ -20,15 +22,16 @@ A training step has five parallel regions:
 What part t does in a region is a function of its own (`gather_part`, ..., `update_part`); the
 regions call them in a `prange` loop over the parts.
 
-So each core reads and writes only its own half of W1 and ΔW1 (314 kB each for 784-50-10): they
-stay in its cache from step to step, and no core sums up another core's copy of ΔW1 (which
-limited the first design, split by examples only, to 1.3× on two cores).  Like exact mode's
-training loop (see numba_specialized), everything is compiled for one network shape with the
-kernels inlined, and also with `fastmath={"contract"}`: x·w + z may become one fused
-multiply-add, rounded once instead of twice (the first layer's forward gets up to 1.4× faster).
+So each core reads and writes only its own part of W1 and ΔW1 (about 314 kB each for
+784-50-10): they stay in its cache from step to step, and no core sums up another core's copy
+of ΔW1 (which limited the first design, split by examples only, to 1.3× on two cores).  Like
+exact mode's training loop (see numba_specialized), everything is compiled for one network
+shape with the kernels inlined, and also with `fastmath={"contract"}`: x·w + z may become one
+fused multiply-add, rounded once instead of twice (the first layer's forward gets up to 1.4×
+faster).
 That and the order of the sums over parts are the only differences from exact mode, so results
-are deterministic for a given P and agree with exact mode to rounding (tested ≤ 1e-12, with
-P = 2 and P = 3).
+are deterministic for a given P and data, and agree with exact mode to rounding (tested
+≤ 1e-12, with P = 2 and P = 3).
 """
 
 import os
@@ -55,6 +58,8 @@ from loopnet.backends.numba_specialized import (  # noqa: E402
 )
 
 PARTS = numba.config.NUMBA_NUM_THREADS
+# W1's rows are shared out by the non-zero inputs of a dataset's first examples (input_bounds)
+BALANCE_EXAMPLES = 256
 # Only the explicit prange loops run in parallel: Numba's other automatic parallel rewrites (of
 # array expressions, np.zeros, ...) would only add compile time here.
 PRANGE_ONLY = {option: option == "prange" for option in (
@@ -90,6 +95,20 @@ def _typed_list(items):
     for item in items:
         out.append(item)
     return out
+
+
+def input_bounds(row_start, input_index, rows: int, n_in: int, parts: int) -> np.ndarray:
+    """bounds[t] : bounds[t + 1], the rows i of W1 that part t owns: about the same number of
+    the non-zero inputs of sparse rows [0, rows) in each part's rows, since that is the first
+    layer's work (MNIST digits have more ink below the middle row: splitting W1 evenly gave
+    one part 10 % more work).  Part t - 1 ends after the last row i whose running count of
+    non-zero inputs is at most t/P of the total; each part's count is its share, give or take
+    one input's count.  NumPy, outside the compiled code: nothing to compile."""
+    counts = np.bincount(input_index[row_start[0]:row_start[rows]], minlength=n_in)
+    running = np.cumsum(counts[:n_in]) * parts
+    total = int(row_start[rows] - row_start[0])
+    inner = np.searchsorted(running, np.arange(1, parts) * total, side="right")
+    return np.concatenate(([0], inner, [n_in])).astype(np.int64)
 
 
 @numba.njit(cache=True)
@@ -139,10 +158,10 @@ class ParallelKernels:
                            end - first, n_out, own_start, input_index[offset:],
                            input_value[offset:], T[first * n_out:], batch_labels[first:])
 
-        def first_forward_part(part, row_start, input_index, input_value, batch, params, part_z,
-                               split):
+        def first_forward_part(part, bounds, row_start, input_index, input_value, batch, params,
+                               part_z, split):
             """Region 2: the part's rows' terms of every example's first-layer Z_j."""
-            lo, hi = _share(n_in, part, parts)
+            lo, hi = bounds[part], bounds[part + 1]
             bias = params[1] if part == 0 else np.zeros(n_first)
             for n in range(batch):
                 start, stop = row_start[n], row_start[n + 1]
@@ -181,10 +200,10 @@ class ParallelKernels:
                     first_z[n * n_first + j] = dz[j]
             return total
 
-        def first_backward_part(part, input_index, input_value, batch, grads, split, first_z,
-                                part_work):
+        def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
+                                first_z, part_work):
             """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
-            lo, hi = _share(n_in, part, parts)
+            lo, hi = bounds[part], bounds[part + 1]
             dW = grads[0][lo * n_first:hi * n_first]
             for i in range(len(dW)):
                 dW[i] = 0.0
@@ -197,13 +216,13 @@ class ParallelKernels:
                                         first_z[n * n_first:(n + 1) * n_first], grads[0], dB,
                                         n_first)
 
-        def update_part(part, kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
+        def update_part(part, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
+                        beta2):
             """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
             share of every other tensor."""
             for p in range(len(params)):
                 if p == 0:
-                    lo, hi = _share(n_in, part, parts)
-                    first, end = lo * n_first, hi * n_first
+                    first, end = bounds[part] * n_first, bounds[part + 1] * n_first
                 else:
                     first, end = _share(len(params[p]), part, parts)
                 g = grads[p][first:end]
@@ -225,8 +244,8 @@ class ParallelKernels:
                                      indices, batch, row_start, input_index, input_value, T,
                                      batch_labels)
 
-        def gradient_regions(row_start, input_index, input_value, T, batch, params, grads,
-                             weight_decay, part_work):
+        def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
+                             grads, weight_decay, part_work):
             """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
             # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
             # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
@@ -236,8 +255,8 @@ class ParallelKernels:
             split = np.empty(batch * (parts + 1), dtype=np.int64)
             part_loss = np.empty(parts)
             for t in prange(parts):
-                compiled.first_forward_part(np.int64(t), row_start, input_index, input_value,
-                                            batch, params, part_z, split)
+                compiled.first_forward_part(np.int64(t), bounds, row_start, input_index,
+                                            input_value, batch, params, part_z, split)
             for t in prange(parts):
                 part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, part_z,
                                                       first_z, part_work)
@@ -252,8 +271,8 @@ class ParallelKernels:
                     for i in range(len(out)):
                         out[i] += src[i]
             for t in prange(parts):
-                compiled.first_backward_part(np.int64(t), input_index, input_value, batch, grads,
-                                             split, first_z, part_work)
+                compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
+                                             grads, split, first_z, part_work)
             dB = part_work[0][4][1]
             for j in range(n_first):
                 grads[1][j] = dB[j]
@@ -266,9 +285,10 @@ class ParallelKernels:
                 K.weight_decay_gradient(params, grads, n_layers, weight_decay)
             return loss
 
-        def update_region(kind, params, grads, state1, state2, lr, momentum, beta1, beta2):
+        def update_region(bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
+                          beta2):
             for t in prange(parts):
-                compiled.update_part(np.int64(t), kind, params, grads, state1, state2, lr,
+                compiled.update_part(np.int64(t), bounds, kind, params, grads, state1, state2, lr,
                                      momentum, beta1, beta2)
 
         # The entry points.  A whole training run is one compiled function: a call from one
@@ -276,38 +296,39 @@ class ParallelKernels:
         # once more for the caller.
         def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
                            activation_code, output_code, weight_decay, Z, H, dZ, dH, active,
-                           part_work):
+                           bounds, part_work):
             """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
             own, in part_work)."""
             check_shape(sizes, activation_code, output_code, shape, activation, output)
-            return compiled.gradient_regions(row_start, input_index, input_value, T, batch,
-                                             params, grads, weight_decay, part_work)
+            return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+                                             batch, params, grads, weight_decay, part_work)
 
         def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
-                       state1, state2, lr, momentum, beta1, beta2, part_work):
+                       state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
-            loss = compiled.gradient_regions(row_start, input_index, input_value, T, batch,
-                                             params, grads, weight_decay, part_work)
-            compiled.update_region(kind, params, grads, state1, state2, lr, momentum, beta1,
-                                   beta2)
+            loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+                                             batch, params, grads, weight_decay, part_work)
+            compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
+                                   beta1, beta2)
             return loss
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
                                     output_code, weight_decay, Z, H, dZ, dH, active, row_start,
                                     input_index, input_value, T, batch_labels, kind, state1,
-                                    state2, lrs, momentum, beta1, beta2, losses, part_work):
+                                    state2, lrs, momentum, beta1, beta2, losses, bounds,
+                                    part_work):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             for s in range(steps):
                 compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
                                        indices[s * batch:(s + 1) * batch], batch,
                                        row_start, input_index, input_value, T, batch_labels)
-                losses[s] = compiled.gradient_regions(row_start, input_index, input_value, T,
-                                                      batch, params, grads, weight_decay,
-                                                      part_work)
-                compiled.update_region(kind, params, grads, state1, state2, lrs[s], momentum,
-                                       beta1, beta2)
+                losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
+                                                      input_value, T, batch, params, grads,
+                                                      weight_decay, part_work)
+                compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
+                                       momentum, beta1, beta2)
 
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_p{parts}_{SOURCE_TAG}"
         # The functions call each other through a module registered in sys.modules: Numba keys
@@ -324,18 +345,24 @@ class ParallelKernels:
         self._train_step = _compile(train_step, tag)
         self._train_steps_from_pixels = _compile(train_steps_from_pixels, tag)
         self.count_correct = specialized_kernels(shape, activation, output).count_correct
+        self._n_in = n_in
         # a typed List: Numba passes tuples of tuples into parallel loops only inside one
         self._part_work = _typed_list(tuple(_part_buffers(shape) for _ in range(parts)))
 
-    # the compiled functions take the parts' work buffers as one more argument
+    # the compiled functions take two more arguments: W1's row bounds and the parts' buffers
     def batch_gradient(self, *args):
-        return self._batch_gradient(*args, self._part_work)
+        bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
+        return self._batch_gradient(*args, bounds, self._part_work)
 
     def train_step(self, *args):
-        return self._train_step(*args, self._part_work)
+        bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
+        return self._train_step(*args, bounds, self._part_work)
 
     def train_steps_from_pixels(self, *args):
-        return self._train_steps_from_pixels(*args, self._part_work)
+        pixel_start, pixel_index = args[0], args[1]
+        examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
+        bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
+        return self._train_steps_from_pixels(*args, bounds, self._part_work)
 
 
 def _compile(fn, tag: str, parallel: bool = True):
