@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loopnet.cache import cache_root
 from loopnet.data import idx
-from loopnet.data.idx import cache_root, read_idx, read_images, read_labels, write_idx
+from loopnet.data.idx import read_idx, read_images, read_labels, write_idx
 from loopnet.errors import DataError, ShapeError
 
 

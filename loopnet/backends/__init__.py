@@ -3,14 +3,20 @@
 A backend owns buffer allocation (lists vs NumPy arrays) and hands out the kernel namespace.
 """
 
+import importlib.util
+
 from loopnet.backends.python_backend import PythonBackend
+from loopnet.cache import configure_numba_cache
 from loopnet.errors import BackendError, ConfigError
 
 BACKEND_NAMES = ("auto", "python", "numba")
 
 
 def numba_available() -> bool:
-    """True when numba can be imported."""
+    """True when numba can be imported (its cache set to loopnet's first, see loopnet.cache)."""
+    if importlib.util.find_spec("numba") is None:
+        return False
+    configure_numba_cache()
     try:
         import numba  # noqa: F401
     except ImportError:

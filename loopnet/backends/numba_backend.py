@@ -13,13 +13,17 @@ import inspect
 import sys
 from pathlib import Path
 
-import numba
-import numpy as np
-from numba.typed import List
+from loopnet.cache import configure_numba_cache
 
-from loopnet import kernels as python_kernels
-from loopnet.errors import DataError, ShapeError
-from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2
+configure_numba_cache()  # before the first njit(cache=True): never cache inside the package
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba.typed import List  # noqa: E402
+
+from loopnet import kernels as python_kernels  # noqa: E402
+from loopnet.errors import DataError, ShapeError  # noqa: E402
+from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2  # noqa: E402
 
 
 def _source_tag() -> str:

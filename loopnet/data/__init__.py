@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+from loopnet.cache import cache_root
 from loopnet.data.dataset import Dataset
-from loopnet.data.idx import PathLike, cache_root, read_idx, write_idx
+from loopnet.data.idx import PathLike, read_idx, write_idx
 from loopnet.data.mnist import download_mnist, load_mnist
 from loopnet.data.synthetic import generate_digits, synthetic_dataset
 from loopnet.errors import DataError

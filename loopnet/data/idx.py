@@ -41,21 +41,6 @@ _DTYPE_NAMES = {
 }
 
 
-def cache_root(cache_dir: PathLike | None = None) -> Path:
-    """Root of loopnet's data cache.
-
-    `cache_dir` when given, else ``$LOOPNET_CACHE``, else ``$XDG_CACHE_HOME/loopnet``, else
-    ``~/.cache/loopnet``. The directory is not created here.
-    """
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    if os.environ.get("LOOPNET_CACHE"):
-        return Path(os.environ["LOOPNET_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "loopnet"
-    return Path.home() / ".cache" / "loopnet"
-
-
 def atomic_output(path: PathLike) -> contextlib.AbstractContextManager[BinaryIO]:
     """`loopnet.atomic.atomic_output`, creating the parent directory (cache folders) if needed."""
     return _atomic_output(path, create_parents=True)

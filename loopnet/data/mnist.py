@@ -7,8 +7,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from loopnet.cache import cache_root
 from loopnet.data.dataset import Dataset
-from loopnet.data.idx import PathLike, atomic_output, cache_root, read_images, read_labels
+from loopnet.data.idx import PathLike, atomic_output, read_images, read_labels
 from loopnet.errors import DataError, DownloadError
 
 N_CLASSES = 10

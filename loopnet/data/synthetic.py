@@ -21,8 +21,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from loopnet.cache import cache_root
 from loopnet.data.dataset import Dataset
-from loopnet.data.idx import PathLike, cache_root, write_idx
+from loopnet.data.idx import PathLike, write_idx
 from loopnet.data.mnist import MNIST_FILES, TEST_FILES, TRAIN_FILES, load_mnist
 from loopnet.errors import ConfigError, DataError
 from loopnet.rng import Rng, mix64
