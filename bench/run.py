@@ -7,6 +7,7 @@ batch 100) on the same minibatch sequence, in one process, interleaved round by 
 ratios printed are measured under the same machine load.  Results go to `--out` as
 results.md, results.json, step_times.png and scaling.png.
 """
+from __future__ import annotations
 
 import argparse
 import json

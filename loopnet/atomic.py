@@ -1,4 +1,5 @@
 """Atomic file output: readers see the old file or the complete new one, never a partial one."""
+from __future__ import annotations
 
 import contextlib
 import os

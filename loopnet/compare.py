@@ -16,6 +16,7 @@ layers count from 1 like the parameter names.
 `select_batches` draws the minibatches the CLI uses: ``Rng(seed).choice(len(train), batch)``
 once per step, from one generator, so step s takes draws s·batch .. (s+1)·batch - 1.
 """
+from __future__ import annotations
 
 import json
 import math

@@ -16,6 +16,7 @@ Tolerance modes:
                          ``|got - expected| <= abs + rel * |expected|`` (`check` reports which).
 Integers and strings are always compared exactly.
 """
+from __future__ import annotations
 
 import json
 import math

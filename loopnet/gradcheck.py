@@ -1,4 +1,5 @@
 """Gradient check: backprop against central differences, per parameter tensor."""
+from __future__ import annotations
 
 from dataclasses import dataclass
 

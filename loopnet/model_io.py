@@ -9,6 +9,7 @@ Format (version 1)::
 
 Floats are written with Python's shortest round-trip repr, so loading gives back the same bits.
 """
+from __future__ import annotations
 
 import json
 import math

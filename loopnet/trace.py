@@ -13,10 +13,12 @@ their layer ``^(l)`` only when there is more than one hidden layer.
 
 `render` prints a `Trace` as plain text, Markdown (``$$`` equations for notebooks) or LaTeX.
 """
+from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 from loopnet import kernels
 from loopnet.backends.python_backend import PythonBackend
@@ -53,7 +55,7 @@ class Words:
     text: str
 
 
-Token = Sym | Num | Words | str  # str: an operator or function name from the tables below
+Token = Union[Sym, Num, Words, str]  # str: an operator or function name from the tables below
 Expr = list[Token]
 
 

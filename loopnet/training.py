@@ -5,6 +5,7 @@ Each step draws `batch` training indices with replacement from the sampler
 one-hot T, and makes one optimizer step.  An epoch is ``max(n_train // batch, 1)`` steps; after
 each epoch train and test accuracy are measured (that time is not counted in `train_seconds`).
 """
+from __future__ import annotations
 
 import math
 import time

@@ -1,4 +1,5 @@
 """IDX reader/writer: round trips, strict validation of bad files, atomic writes, cache root."""
+from __future__ import annotations
 
 import gzip
 import math

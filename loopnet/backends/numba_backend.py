@@ -6,6 +6,7 @@ replaced by its compiled dispatcher, so kernels that call each other resolve to 
 loops do the same float64 operations in the same order, so results are bit-for-bit those of the
 Python backend ("exact mode").
 """
+from __future__ import annotations
 
 import hashlib
 import importlib.util

@@ -15,6 +15,7 @@ network with an exact-mode Numba backend (evaluation is exact mode's in both mod
 evaluation kernels on zero examples, so they are compiled for the very argument types the parent
 passes and stored under the same cache keys.
 """
+from __future__ import annotations
 
 import os
 import subprocess

@@ -4,6 +4,7 @@ A subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code).  Bad input raises a `LoopnetError`, which `main` prints as
 one line on stderr with exit status 2.
 """
+from __future__ import annotations
 
 import argparse
 import importlib

@@ -1,4 +1,5 @@
 """Data sets as uint8 bytes: IDX files, MNIST (local or downloaded) and the synthetic digits."""
+from __future__ import annotations
 
 from pathlib import Path
 

@@ -8,6 +8,7 @@ never from the file name.
 This module also holds the two small file helpers the data loaders share: an atomic writer
 (temporary file in the target directory, then ``os.replace``) and the cache root.
 """
+from __future__ import annotations
 
 import contextlib
 import gzip
@@ -16,12 +17,12 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Union
 
 from loopnet.atomic import atomic_output as _atomic_output
 from loopnet.errors import DataError, ShapeError
 
-PathLike = str | os.PathLike[str]
+PathLike = Union[str, "os.PathLike[str]"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 UBYTE = 0x08

@@ -1,4 +1,5 @@
 """MNIST: load the four standard IDX files from a directory, or download them into the cache."""
+from __future__ import annotations
 
 import hashlib
 import os

@@ -15,6 +15,7 @@ Speed: each segment is drawn like a thick Wu line, walking its major axis one pi
 column) at a time and touching only the few pixels across the pen: about 0.1 ms a digit
 in CPython 3.11 (10 000 in ~1 s on one core).
 """
+from __future__ import annotations
 
 import math
 import warnings

@@ -18,6 +18,7 @@ Formats (every one round-trips bit for bit, float64 throughout):
 
 NumPy and PyTorch are imported only by the formats that need them.
 """
+from __future__ import annotations
 
 import io
 import json

@@ -15,6 +15,7 @@ are the book's formulas element by element (loopnet.optimizers runs the same one
 Results agree with loopnet up to rounding: a matrix product sums in another order than the
 per-neuron loop.
 """
+from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -207,7 +208,7 @@ class NumpyNet:
         self.last_layer = OUTPUT_LAYERS[output]()
 
     @classmethod
-    def from_loopnet(cls, net) -> "NumpyNet":
+    def from_loopnet(cls, net) -> NumpyNet:
         """A NumpyNet with `net`'s configuration and a copy of its current parameters."""
         return cls(net.sizes, net.activation, net.output, net.weight_decay, net.get_params())
 
@@ -296,13 +297,13 @@ class NumpyNet:
         return loss, grads
 
     # -------------------------------------------------------------------- training
-    def train_step(self, x, t, optimizer: "Optimizer") -> float:
+    def train_step(self, x, t, optimizer: Optimizer) -> float:
         """Gradient on the minibatch, then one optimizer update; returns the loss before it."""
         loss, grads = self._gradient(x, t)
         optimizer.update(self.params, grads)
         return loss
 
-    def fit(self, x, t, steps: int, batch_size: int, optimizer: "Optimizer",
+    def fit(self, x, t, steps: int, batch_size: int, optimizer: Optimizer,
             sampler: Rng) -> list[float]:
         """`steps` train steps, step s on rows ``sampler.choice(len(x), batch_size)``.
 

@@ -30,6 +30,7 @@ Formula differences from the book, kept visible instead of hidden in a tolerance
   ``ε = 1e-7/√(1-β2^t)``, so `BookAdam` sets that ε before every step; torch also updates
   ``v ← β2·v + (1-β2)·g²`` where the book writes ``v ← v + (1-β2)(g² - v)`` (equal up to rounding).
 """
+from __future__ import annotations
 
 import math
 from collections.abc import Sequence
@@ -131,7 +132,7 @@ class TorchNet:
             self.set_params(params)
 
     @classmethod
-    def from_loopnet(cls, net, **kwargs) -> "TorchNet":
+    def from_loopnet(cls, net, **kwargs) -> TorchNet:
         """A TorchNet with `net`'s configuration and a copy of its current parameters."""
         return cls(net.sizes, net.activation, net.output, net.weight_decay, net.get_params(),
                    **kwargs)
