@@ -143,7 +143,10 @@ class Adam(Optimizer):
 
     def step_lr(self) -> float:
         self.iter += 1
-        return self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        # η_t = η·√(1-β2^t)/(1-β1^t).  math.pow is the C library's pow, as the power operator
+        # is; written as a call so that the conformance transcript can record it
+        return (self.lr * math.sqrt(1.0 - math.pow(self.beta2, self.iter))
+                / (1.0 - math.pow(self.beta1, self.iter)))
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, AdaGrad, Adam)}

@@ -1,8 +1,9 @@
 """`loopnet conformance`: export the conformance cases, run the Python reference, check a port."""
 
 import argparse
+from collections import Counter
 
-from loopnet.conformance import check_results, export_cases, run_reference
+from loopnet.conformance import LIBM_MODES, check_results, export_cases, run_reference
 
 HELP = "conformance vectors for ports: export cases, check a port's results against them"
 
@@ -21,13 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    "itself and write RESULTS/<case>.json.")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("results", metavar="RESULTS")
+    p.add_argument("--transcript", action="store_true",
+                   help="answer exp, log, tanh, cos and pow from each case's transcript "
+                        "(transcript mode, PORTING.md section 11)")
     p = sub.add_parser("check", help="compare a port's RESULTS with the cases in DIR",
                        description="Print PASS/FAIL per case with the first mismatching value; "
                                    "exit status 1 if any case fails.")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("results", metavar="RESULTS")
     p.add_argument("--strict", action="store_true",
-                   help="demand identical bits even where a case allows a different libm")
+                   help="demand identical bits in every case (what transcript mode gives on "
+                        "any platform); results in transcript mode are always held to bits")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,13 +42,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(names)} cases and index.json to {args.dir}")
         return 0
     if args.action == "run":
-        count = run_reference(args.dir, args.results)
-        print(f"wrote {count} results to {args.results}")
+        count = run_reference(args.dir, args.results, transcript=args.transcript)
+        mode = "transcript" if args.transcript else "own"
+        print(f"wrote {count} results ({mode} libm) to {args.results}")
         return 0
     reports = check_results(args.dir, args.results, strict=args.strict)
     width = max(len(r.name) for r in reports) if reports else 0
     for r in reports:
         print(f"{'PASS' if r.passed else 'FAIL'}  {r.name:<{width}}  {r.how}")
     failed = sum(not r.passed for r in reports)
-    print(f"{len(reports) - failed} passed, {failed} failed")
+    claims = Counter(r.libm for r in reports if r.libm)
+    modes = ", ".join(f"{claims[m]} {m} libm" for m in LIBM_MODES if claims[m]) or "none readable"
+    print(f"{len(reports) - failed} passed, {failed} failed (results claim: {modes}"
+          f"{'; --strict' if args.strict else ''})")
     return 1 if failed else 0

@@ -1,14 +1,16 @@
-/* loopnet-port CASES RESULTS: run every conformance case listed in CASES/index.json and write
- * RESULTS/<name>.json for `loopnet conformance check CASES RESULTS`. */
+/* loopnet-port [--transcript] CASES RESULTS: run every conformance case listed in
+ * CASES/index.json and write RESULTS/<name>.json for `loopnet conformance check CASES RESULTS`.
+ * With --transcript, exp, log, tanh, cos and pow are answered from each case's transcript. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cases.h"
 #include "json.h"
+#include "libm.h"
 
 #define FORMAT "loopnet-conformance"
-#define VERSION 1
+#define VERSION 2
 
 static char *join(const char *dir, const char *name, const char *suffix) {
     size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;
@@ -32,7 +34,8 @@ static jval *load(const char *path) {
 }
 
 /* Write the result through a temporary file, renamed into place when complete. */
-static void run_one(const char *cases_dir, const char *results_dir, const char *file) {
+static void run_one(const char *cases_dir, const char *results_dir, const char *file,
+                    int transcript) {
     char *path = join(cases_dir, file, "");
     jval *c = load(path);
     const char *name = json_str(json_need(c, "name"), "name");
@@ -41,13 +44,19 @@ static void run_one(const char *cases_dir, const char *results_dir, const char *
     char *tmp_path = join(results_dir, name, ".json.tmp");
     FILE *f = fopen(tmp_path, "w");
     if (!f) die("cannot write %s (does the results directory exist?)", tmp_path);
+    if (transcript) lm_use_transcript(json_get(c, "libm"));
+    else lm_use_libm();
     fprintf(f, "{\"format\": \"loopnet-conformance-result\", \"version\": %d, \"case\": \"%s\",\n"
-               "\"output\": ", VERSION, name);
+               "\"libm\": \"%s\",\n\"output\": ", VERSION, name, transcript ? "transcript" : "own");
     if (!run_case_kind(kind, json_need(c, "input"), f)) {
         fclose(f);
         remove(tmp_path);
         fprintf(stderr, "loopnet-port: skipping %s: unknown kind \"%s\"\n", name, kind);
     } else {
+        if (transcript) {
+            fputs(",\n", f);
+            lm_write_misses(f);
+        }
         fputs("}\n", f);
         if (fclose(f) != 0 || rename(tmp_path, out_path) != 0) die("cannot write %s", out_path);
         printf("ran %s\n", name);
@@ -63,15 +72,20 @@ int main(int argc, char **argv) {
     jval *index;
     const jval *cases;
     size_t k;
+    int transcript = argc > 1 && strcmp(argv[1], "--transcript") == 0;
+    argv += transcript;
+    argc -= transcript;
     if (argc != 3) {
-        fprintf(stderr, "usage: %s CASES_DIR RESULTS_DIR\n", argv[0]);
+        fprintf(stderr, "usage: loopnet-port [--transcript] CASES_DIR RESULTS_DIR\n");
         return 2;
     }
     index_path = join(argv[1], "index.json", "");
     index = load(index_path);
     cases = json_array(json_need(index, "cases"), "cases");
     for (k = 0; k < cases->count; k++)
-        run_one(argv[1], argv[2], json_str(json_need(&cases->items[k], "file"), "file"));
+        run_one(argv[1], argv[2], json_str(json_need(&cases->items[k], "file"), "file"),
+                transcript);
+    lm_use_libm();
     json_free(index);
     free(index_path);
     return 0;

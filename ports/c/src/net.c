@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "libm.h"
 #include "loopnet.h"
 
 #define GUARD 1e-7 /* the book's 1e-7 in log(Y + 1e-7) and the AdaGrad/Adam denominators */
@@ -108,13 +109,13 @@ static void activation(int act, const double *z, double *h, int n) {
             h[j] = z[j] > 0.0 ? z[j] : 0.0;
         } else if (act == ACT_SIGMOID) {
             if (z[j] >= 0.0) {
-                h[j] = 1.0 / (1.0 + exp(-z[j]));
+                h[j] = 1.0 / (1.0 + lm_exp(-z[j]));
             } else {
-                double e = exp(z[j]);
+                double e = lm_exp(z[j]);
                 h[j] = e / (1.0 + e);
             }
         } else {
-            h[j] = tanh(z[j]);
+            h[j] = lm_tanh(z[j]);
         }
     }
 }
@@ -141,12 +142,12 @@ double net_output_loss(net_t *n, const double *t) {
         for (k = 1; k < K; k++)
             if (A[k] > M) M = A[k];
         for (k = 0; k < K; k++) {
-            Y[k] = exp(A[k] - M);
+            Y[k] = lm_exp(A[k] - M);
             S = S + Y[k];
         }
         for (k = 0; k < K; k++) Y[k] = Y[k] / S;
         for (k = 0; k < K; k++)
-            if (t[k] != 0.0) E = E - t[k] * log(Y[k] + GUARD);
+            if (t[k] != 0.0) E = E - t[k] * lm_log(Y[k] + GUARD);
     } else {
         for (k = 0; k < K; k++) {
             double d;
@@ -268,7 +269,8 @@ void opt_update(opt_t *o, net_t *n) {
     size_t i;
     if (o->kind == OPT_ADAM) {
         o->t++;
-        lr = o->lr * sqrt(1.0 - pow(o->beta2, (double)o->t)) / (1.0 - pow(o->beta1, (double)o->t));
+        lr = o->lr * sqrt(1.0 - lm_pow(o->beta2, (double)o->t)) /
+             (1.0 - lm_pow(o->beta1, (double)o->t));
     }
     for (k = 0; k < 2 * n->L; k++) {
         double *p = n->params[k], *g = n->grads[k], *s1 = o->s1[k], *s2 = o->s2[k];

@@ -1,6 +1,7 @@
 /* PORTING.md section 3: SplitMix64, uniform, randbelow, normal (Box-Muller, cosine branch). */
 #include <math.h>
 
+#include "libm.h"
 #include "loopnet.h"
 
 #define GOLDEN_GAMMA 0x9E3779B97F4A7C15ULL
@@ -25,5 +26,5 @@ uint64_t rng_randbelow(rng_t *r, uint64_t n) { return ((rng_next_u64(r) >> 32) *
 double rng_normal(rng_t *r) {
     double u1 = rng_uniform(r);
     double u2 = rng_uniform(r);
-    return sqrt(-2.0 * log(1.0 - u1)) * cos(TWO_PI * u2);
+    return sqrt(-2.0 * lm_log(1.0 - u1)) * lm_cos(TWO_PI * u2);
 }
