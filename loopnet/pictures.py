@@ -77,7 +77,9 @@ def _grid(plt, count: int, columns: int, title: str, cell: float = CELL_INCHES):
                              squeeze=False)
     for ax in (a for row in axes for a in row):
         ax.set_axis_off()
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10 if columns * cell < 8 else 12)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.5 / (rows * cell + 0.6),
+                        wspace=0.1, hspace=0.35)
     return fig, [a for row in axes for a in row]
 
 
@@ -107,12 +109,12 @@ def weights_figure(net: MultiLayerNet):
     W = net.backend.to_list(net.params["W1"])
     fig, axes = _grid(plt, n_hidden, math.ceil(math.sqrt(n_hidden)),
                       f"first-layer weights W_(i,j) of each of the {n_hidden} neurons "
-                      f"of layer 1 (red > 0, blue < 0)", cell=0.9)
+                      f"of layer 1 (red > 0, blue < 0)", cell=0.62)
     for j, ax in enumerate(axes[:n_hidden]):
         column = [W[i * n_hidden + j] for i in range(n_in)]
         top = max(max(abs(w) for w in column), 1e-12)
-        ax.imshow(_image(column, side), cmap="RdBu_r", vmin=-top, vmax=top)
-        ax.set_title(f"H{j + 1}", fontsize=7, pad=2)
+        ax.imshow(_image(column, side), cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest")
+        ax.set_title(f"H{j + 1}", fontsize=6, pad=1)
     return fig
 
 
@@ -127,7 +129,7 @@ def misclassified_figure(net: MultiLayerNet, data: Dataset, count: int, what: st
                       f"{len(wrong)} of {len(data)} {what} misclassified "
                       f"(first {len(shown)} shown: true → predicted)", cell=1.2)
     for ax, i in zip(axes, shown):
-        ax.imshow(_image(data.row(i), side), cmap="gray_r", vmin=0.0, vmax=1.0)
+        ax.imshow(_image(data.row(i), side), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(f"#{i}: {data.labels[i]} → {predicted[i]}", fontsize=8, pad=2)
     if not shown:
         axes[0].text(0.5, 0.5, "none", ha="center", va="center")
@@ -166,7 +168,7 @@ def digits_figure(data: Dataset, indices: Sequence[int], what: str,
     fig, axes = _grid(plt, len(indices), 10, f"{what}: examples with their labels"
                       + (" (label / predicted)" if predicted is not None else ""), cell=1.0)
     for n, (ax, i) in enumerate(zip(axes, indices)):
-        ax.imshow(_image(data.row(i), side), cmap="gray_r", vmin=0.0, vmax=1.0)
+        ax.imshow(_image(data.row(i), side), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         label = f"{data.labels[i]}" if predicted is None else f"{data.labels[i]} / {predicted[n]}"
         ax.set_title(label, fontsize=8, pad=2,
                      color="black" if predicted is None or predicted[n] == data.labels[i]

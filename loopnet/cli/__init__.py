@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "conformance": "loopnet.cli.conformance",
     "predict": "loopnet.cli.predict",
     "show": "loopnet.cli.show",
+    "explore": "loopnet.cli.explore",
 }
 
 
