@@ -609,9 +609,14 @@ class _WrittenInt(int):
         return value
 
 
+def parse_result(text: str):
+    """JSON text as `check_case` needs it: integers remember how they were written."""
+    return json.loads(text, parse_int=_WrittenInt)
+
+
 def _read_json(path: Path, what: str) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_int=_WrittenInt)
+        data = parse_result(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConformanceError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -5,13 +5,18 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loopnet import MultiLayerNet
 from loopnet.cli import main
 from loopnet.conformance import (
+    RESULT_FORMAT,
     VERSION,
+    check_case,
     export_cases,
     load_cases,
+    parse_result,
     run_reference,
 )
 
@@ -273,3 +278,27 @@ def test_unreadable_directories_exit_2(capsys, cases_dir, tmp_path):
     assert main(["conformance", "check", str(tmp_path), str(tmp_path)]) == 2
     assert (f"found format \"loopnet-conformance\" version 99, expected 'loopnet-conformance' "
             f"version {VERSION}") in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def relu_identity(cases_dir) -> dict:
+    return next(c for c in load_cases(cases_dir) if c["name"] == "fb_relu_identity")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=4),
+    max_leaves=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(output=JSON_VALUES, header=st.dictionaries(
+    st.sampled_from(["format", "version", "case", "libm", "libm_misses", "extra"]), JSON_VALUES))
+def test_the_checker_answers_any_result_with_a_report(relu_identity, output, header):
+    # fuzz: whatever a port writes, check_case gives a verdict in words and never raises
+    case = relu_identity
+    result = {"format": RESULT_FORMAT, "version": VERSION, "case": case["name"],
+              "libm": "own", **header, "output": output}
+    report = check_case(case, parse_result(json.dumps(result)))
+    assert not report.passed and report.how and "\n" not in report.how
