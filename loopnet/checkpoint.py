@@ -65,7 +65,10 @@ def save_checkpoint(path: str | os.PathLike, trainer: Trainer, run: dict | None 
     except ValueError:
         raise CheckpointError(f"cannot write checkpoint {path}: the state holds NaN or "
                               "infinity") from None
-    write_file_atomic(path, text + "\n")
+    try:
+        write_file_atomic(path, text + "\n")
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

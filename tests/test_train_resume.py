@@ -187,6 +187,38 @@ def test_resume_of_a_model_file_is_refused(capsys, tmp_path):
     assert "not a loopnet checkpoint" in err
 
 
+def test_a_checkpoint_that_cannot_be_written_is_one_line(capsys, monkeypatch, tmp_path):
+    import errno
+
+    import loopnet.checkpoint as checkpoint
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint, "write_file_atomic", disk_full)
+    code, out, err = run(capsys, *SMALL, "--iters", 40, "--checkpoint", tmp_path / "ck.json")
+    assert_one_line_error(code, err)
+    assert "cannot write checkpoint" in err and "No space left" in err
+
+
+def test_signal_while_saving_points_at_the_checkpoint(capsys, monkeypatch, tmp_path):
+    """After the last step the run stops at once on a signal; its final checkpoint is kept."""
+    import loopnet.model_io as model_io
+    from loopnet.cli.stop_signals import Interrupted
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(model_io, "save_model", interrupted)
+    ck = tmp_path / "ck.json"
+    code, out, err = run(capsys, *SMALL, "--iters", 5, "--checkpoint", ck, "--save",
+                         tmp_path / "m.json")
+    assert code == 143
+    assert err.strip().splitlines()[-1].startswith(
+        f"loopnet: interrupted by SIGTERM; resume with: loopnet train --resume {ck}")
+    assert json.loads(ck.read_text())["state"]["steps"] == 5
+
+
 # ---- metrics streamed -----------------------------------------------------------------------
 def test_metrics_dash_is_json_lines_on_stdout(capsys):
     code, out, err = run(capsys, *SMALL, "--epochs", 2, "--metrics", "-")
@@ -231,6 +263,8 @@ def output_cases(tmp_path):
                             "input files"),
         "metrics onto input": (["--data", data, "--metrics", data / "t10k-labels-idx1-ubyte"],
                                "input files"),
+        "checkpoint onto input": (["--data", data, "--checkpoint",
+                                   data / "train-labels-idx1-ubyte"], "input files"),
         "read-only target": (["--save", locked], "read-only"),
         "missing directory": (["--checkpoint", tmp_path / "nowhere" / "ck.json"], "does not exist"),
         "every without checkpoint": (["--checkpoint-every", "5"], "needs --checkpoint"),
@@ -239,6 +273,7 @@ def output_cases(tmp_path):
 
 @pytest.mark.parametrize("case", ["plot suffix", "save name too long", "save twice",
                                   "checkpoint is save", "save onto input", "metrics onto input",
+                                  "checkpoint onto input",
                                   "read-only target", "missing directory",
                                   "every without checkpoint"])
 def test_bad_output_fails_before_training(capsys, tmp_path, case):

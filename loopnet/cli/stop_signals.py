@@ -38,6 +38,7 @@ class StopSignals:
     def __init__(self) -> None:
         self.received: int | None = None
         self.deferring = False
+        self.checkpoint_written: str | None = None  # the last checkpoint the run wrote
         self._previous: dict = {}
 
     def __enter__(self) -> StopSignals:

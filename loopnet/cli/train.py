@@ -16,7 +16,7 @@ from loopnet.cli.common import (
     positive_int,
     weight_init,
 )
-from loopnet.cli.output_paths import check_distinct, check_output
+from loopnet.cli.output_paths import check_distinct, check_output, same_file
 from loopnet.cli.stop_signals import CLEAR_LINE, Interrupted, StopSignals, signal_name
 from loopnet.errors import ConfigError, LoopnetError
 
@@ -62,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     with StopSignals() as signals:
         try:
             return _run(args, signals)
-        except Interrupted as exc:  # before training started (loading, compiling) or a 2nd signal
+        except Interrupted as exc:  # outside the steps (loading, compiling, saving) or a 2nd signal
             _end_line()
-            again = (f"resume with: {_resume_command(args, args.resume)}" if args.resume
+            path = signals.checkpoint_written or args.resume
+            again = (f"resume with: {_resume_command(args, path)}" if path
                      else "nothing was saved; run the same command again")
             print(f"loopnet: interrupted by {exc}; {again}", file=sys.stderr, flush=True)
             return exc.exit_code
@@ -156,6 +157,7 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
 
     def write_checkpoint(path: str) -> None:
         save_checkpoint(path, trainer, settings)
+        signals.checkpoint_written = path
 
     chunk = 1 if net.backend.name == "python" else 20
     signals.deferring = True
@@ -169,7 +171,8 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
         close_bar()
         metrics.close()
     if signals.received is not None:
-        path = checkpoint_path or _fresh_name(DEFAULT_CHECKPOINT)
+        path = checkpoint_path or _fresh_name(DEFAULT_CHECKPOINT, (args.save, args.metrics,
+                                                                   args.plot))
         where = f"step {trainer.steps_done} of {total_steps}"
         try:
             write_checkpoint(path)
@@ -269,12 +272,11 @@ def _check_outputs(args: argparse.Namespace, checkpoint_path: str | None) -> Non
         ("--plot", args.plot), ("--checkpoint", checkpoint_path)) if path]
     for flag, path in outputs:
         check_output(path, flag, atomic=flag != "--metrics")
-    inputs = [(f"one of the input files of --data {args.data}", str(p))
-              for p in _input_files(args.data, args.seed)]
     if args.resume:  # the checkpoint resumed from may be rewritten, but by nothing else
-        inputs.append(("the checkpoint given to --resume", args.resume))
-    check_distinct([o for o in outputs if o[0] != "--checkpoint"], inputs)
-    check_distinct(outputs, [])
+        check_distinct([o for o in outputs if o[0] != "--checkpoint"],
+                       [("the checkpoint given to --resume", args.resume)])
+    check_distinct(outputs, [(f"one of the input files of --data {args.data}", str(p))
+                             for p in _input_files(args.data, args.seed)])
     if args.plot:
         from loopnet.plot import plot_format
 
@@ -296,11 +298,11 @@ def _input_files(spec: str, seed: int) -> list:
     return [folder / f"{base}{gz}" for base in MNIST_FILES for gz in ("", ".gz")]
 
 
-def _fresh_name(name: str) -> str:
-    """`name`, or name-2, name-3, … : the first that does not exist yet."""
+def _fresh_name(name: str, taken) -> str:
+    """`name`, or name-2, name-3, … : the first that does not exist and is not `taken`."""
     stem, suffix = os.path.splitext(name)
     candidate, n = name, 1
-    while os.path.lexists(candidate):
+    while os.path.lexists(candidate) or any(t and same_file(t, candidate) for t in taken):
         n += 1
         candidate = f"{stem}-{n}{suffix}"
     return candidate
@@ -338,10 +340,14 @@ class MetricsStream:
     def write(self, result) -> None:
         if self.path is None:
             return
-        if self._stream is None:
-            self._stream = sys.stdout if self.path == "-" else open(self.path, "w", encoding="utf-8")
-        self._stream.write(json.dumps({**result.as_dict(), "backend": self.mode}) + "\n")
-        self._stream.flush()
+        try:
+            if self._stream is None:
+                self._stream = (sys.stdout if self.path == "-"
+                                else open(self.path, "w", encoding="utf-8"))
+            self._stream.write(json.dumps({**result.as_dict(), "backend": self.mode}) + "\n")
+            self._stream.flush()
+        except OSError as exc:
+            raise ConfigError(f"cannot write --metrics {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self._stream is not None and self._stream is not sys.stdout:
