@@ -199,7 +199,11 @@ class PerturbedLibm(_Libm):
 
 @contextlib.contextmanager
 def using_libm(libm: _Libm) -> Iterator[None]:
-    """Run the reference with `libm` standing in for `math` in every module of LIBM_USERS."""
+    """Run the reference with `libm` standing in for `math` in every module of LIBM_USERS.
+
+    The swap is process-wide (module globals): meant for the single-threaded export and
+    reference runs, not for use while other threads train networks.
+    """
     saved = [module.math for module in LIBM_USERS]
     for module in LIBM_USERS:
         module.math = libm
