@@ -170,9 +170,9 @@ class Trainer:
         opt = self.optimizer
         feed.kernels.train_steps_from_pixels(
             *feed.dataset, indices, steps, self.batch, net._params, net._grads, net._sizes,
-            net._activation, net._output, net.weight_decay, net._Z, net._H, net._dZ, net._dH,
-            net._active, *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,
-            opt.beta1, opt.beta2, losses)
+            net._activation, net._output, net.log_guard, net.weight_decay, net._Z, net._H,
+            net._dZ, net._dH, net._active, *feed.rows, feed.T, feed.batch_labels, opt.kind, s1,
+            s2, lrs, opt.momentum, opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 
     def run(self, epochs: int | None = None, iters: int | None = None,

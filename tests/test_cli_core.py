@@ -202,7 +202,12 @@ def test_gradcheck_nan_gradients_are_not_ok(capsys):
 # ---- bad input: exit 2, one line, no traceback, no file ------------------------------------------
 @pytest.mark.parametrize("args", [
     ["--activation", "swish"],
-    ["--output", "sigmoid"],
+    ["--output", "logistic"],
+    ["--output", "softmax", "--loss", "squared_error"],
+    ["--output", "identity", "--loss", "cross_entropy"],
+    ["--loss", "mse"],
+    ["--log-guard", "-1e-7"],
+    ["--log-guard", "nan"],
     ["--optimizer", "rmsprop"],
     ["--lr", "0"],
     ["--lr", "-0.1"],

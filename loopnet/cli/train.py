@@ -9,6 +9,7 @@ from loopnet.cli.common import (
     add_network_arguments,
     check_writable,
     int_list,
+    output_options,
     positive_float,
     positive_int,
     weight_init,
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.optimizers import make_optimizer
     from loopnet.training import Trainer
 
+    outputs = output_options(args)  # an unsupported pair fails before the data loads
     for path, flag in ((args.save, "--save"), (args.metrics, "--metrics"), (args.plot, "--plot")):
         check_writable(path, flag)
     if args.plot:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit:
         train, test = train.head(args.limit), test.head(args.limit)
     sizes = [train.n_features, *args.hidden, train.n_classes]
-    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(sizes, activation=args.activation, **outputs,
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
                         backend=args.backend, parallel=args.parallel)
     optimizer = make_optimizer(args.optimizer, args.lr)
