@@ -118,6 +118,15 @@ def confusion_matrix(net: MultiLayerNet, data: Dataset) -> list[list[int]]:
     return counts
 
 
+def _diverged(net: MultiLayerNet, losses: list[float], step: int) -> str:
+    """Why training stopped at a non-finite loss: an inf from log(0) without a log guard, or
+    a divergence."""
+    if net.log_guard == 0.0 and any(v == math.inf for v in losses):
+        return (f"the loss became inf by step {step}: with log_guard 0 a probability reached "
+                "exactly 0 or 1 (use a log guard > 0, e.g. --log-guard 1e-7)")
+    return f"training diverged: the loss became {losses[-1]} by step {step}; try a smaller --lr"
+
+
 class Trainer:
     """Runs minibatch SGD-style training of `net` on `train`, evaluating on `test` each epoch."""
 
@@ -202,9 +211,8 @@ class Trainer:
                 k = min(chunk_steps, remaining)
                 losses = self._run_steps(k)
                 if not all(math.isfinite(v) for v in losses):
-                    raise TrainingDivergedError(
-                        f"training diverged: the loss became {losses[-1]} by step "
-                        f"{done + steps - remaining + k}; try a smaller --lr")
+                    raise TrainingDivergedError(_diverged(
+                        self.net, losses, done + steps - remaining + k))
                 epoch_losses += losses
                 remaining -= k
                 if on_steps:

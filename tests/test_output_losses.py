@@ -209,3 +209,16 @@ def test_two_two_two_walkthrough_numbers():
     W2 = net.get_params()["W2"]
     assert [W2[0][0], W2[1][0], W2[0][1], W2[1][1]] == approx(
         [0.35891648, 0.408666186, 0.511301270, 0.561370121], abs=5e-9)
+
+
+def test_trainer_stops_with_a_clear_error_on_an_infinite_loss():
+    """g = 0 and a saturated sigmoid unit: the Trainer names the cause instead of a divergence."""
+    from loopnet.data import Dataset
+    from loopnet.errors import TrainingDivergedError
+    from loopnet.training import Trainer
+
+    net = MultiLayerNet([2, 2], output="sigmoid", log_guard=0.0)
+    net.set_params({"W1": [[0.0, 900.0], [0.0, 0.0]], "b1": [0.0, 0.0]})
+    data = Dataset(bytes([255, 0, 255, 0]), [0, 0], 2, 2, (1, 2))
+    with pytest.raises(TrainingDivergedError, match="log_guard 0.*log guard > 0"):
+        Trainer(net, SGD(1e-9), data, batch_size=2).run(iters=1)
