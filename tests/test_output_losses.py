@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest import approx
 
 from loopnet import ConfigError, MultiLayerNet, kernels
@@ -222,3 +225,90 @@ def test_trainer_stops_with_a_clear_error_on_an_infinite_loss():
     data = Dataset(bytes([255, 0, 255, 0]), [0, 0], 2, 2, (1, 2))
     with pytest.raises(TrainingDivergedError, match="log_guard 0.*log guard > 0"):
         Trainer(net, SGD(1e-9), data, batch_size=2).run(iters=1)
+
+
+# ---- command line ----------------------------------------------------------------------------
+def _cli(capsys, *argv):
+    from loopnet.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+def test_gradcheck_cli_without_guard_reaches_ex4s_bound(capsys, loss):
+    code, out, err = _cli(capsys, "gradcheck", "--activation", "sigmoid", "--output", "sigmoid",
+                          "--loss", loss, "--log-guard", "0", "--init", "0.12", "--backend",
+                          "python")
+    assert code == 0, out + err
+    assert f"sigmoid/sigmoid+{loss} g=0" in out
+    difference = float(out.split("‖backprop + numerical‖ = ")[1].split()[0])
+    assert 0.0 < difference <= 1e-9
+
+
+def test_train_cli_sigmoid_squared_error_saves_loss_and_guard(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "m.json"
+    code, out, err = _cli(capsys, "train", "--limit", "200", "--iters", "4", "--hidden", "8",
+                          "--backend", "python", "--quiet", "--activation", "sigmoid",
+                          "--output", "sigmoid", "--loss", "squared_error", "--log-guard", "0",
+                          "--save", str(path))
+    assert code == 0, err
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert (data["output"], data["loss"], data["log_guard"]) == ("sigmoid", "squared_error", 0.0)
+
+
+def test_train_cli_unsupported_pair_is_one_line_before_any_work(capsys, tmp_path):
+    code, out, err = _cli(capsys, "train", "--output", "softmax", "--loss", "squared_error",
+                          "--data", str(tmp_path / "missing"), "--save", str(tmp_path / "m.json"))
+    assert code == 2
+    assert err.startswith("loopnet: error:") and len(err.strip().splitlines()) == 1
+    assert "softmax+squared_error" in err and "sigmoid+squared_error" in err  # not the data
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- properties: never NaN, and the same bits compiled ---------------------------------------
+SCORES = st.lists(st.floats(-800.0, 800.0), min_size=1, max_size=5)
+TEACHER = st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0))
+GUARD = st.one_of(st.just(0.0), st.just(1e-7), st.floats(0.0, 1.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=SCORES, data=st.data(), g=GUARD)
+def test_logistic_cost_is_never_nan(a, data, g):
+    n = len(a)
+    t = data.draw(st.lists(TEACHER, min_size=n, max_size=n))
+    y = [0.0] * n
+    e = kernels.sigmoid_with_cross_entropy_forward(a, y, t, 0, n, g)
+    assert not math.isnan(e)
+    assert e >= -2 * n * math.log1p(g)  # each log(p + g) <= log(1 + g)
+    assert e != math.inf or g == 0.0  # inf only without the guard
+    da = [0.0] * n
+    kernels.output_with_loss_backward(kernels.SIGMOID_CROSS_ENTROPY, y, t, 0, da, n, 3)
+    assert all(math.isfinite(v) for v in da)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=SCORES, data=st.data(), g=GUARD)
+def test_output_losses_compiled_are_bitwise_the_python_ones(a, data, g):
+    """Every output/loss kernel, python and Numba, on the same numbers: the same bits (the
+    infinite loss of g = 0 included)."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("numba")
+    from loopnet.backends.numba_backend import compiled_kernels
+
+    compiled = compiled_kernels()
+    n = len(a)
+    t = data.draw(st.lists(TEACHER, min_size=n, max_size=n))
+    for code in (kernels.SOFTMAX, kernels.IDENTITY, kernels.SIGMOID_CROSS_ENTROPY,
+                 kernels.SIGMOID_SQUARED_ERROR):
+        Z, H = [[0.0], list(a)], [[0.0], [0.0] * n]
+        e = kernels.output_loss(code, g, Z, H, t, 0, [1, 1, n])
+        Zc = (np.zeros(1), np.array(a, dtype=np.float64))
+        Hc = (np.zeros(1), np.zeros(n))
+        ec = compiled.output_loss(code, g, Zc, Hc, np.array(t, dtype=np.float64), 0,
+                                  np.array([1, 1, n], dtype=np.int64))
+        assert struct.pack("<d", e) == struct.pack("<d", ec), code
+        assert [struct.pack("<d", v) for v in H[1]] == [struct.pack("<d", v) for v in Hc[1]]
