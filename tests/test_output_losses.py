@@ -247,7 +247,7 @@ def test_gradcheck_cli_without_guard_reaches_ex4s_bound(capsys, loss):
     assert 0.0 < difference <= 1e-9
 
 
-def test_train_cli_sigmoid_squared_error_saves_loss_and_guard(capsys, tmp_path):
+def test_train_cli_sigmoid_squared_error_saves_loss_and_guard(capsys, tmp_path, private_cache):
     import json
 
     path = tmp_path / "m.json"
@@ -312,3 +312,46 @@ def test_output_losses_compiled_are_bitwise_the_python_ones(a, data, g):
                                   np.array([1, 1, n], dtype=np.int64))
         assert struct.pack("<d", e) == struct.pack("<d", ec), code
         assert [struct.pack("<d", v) for v in H[1]] == [struct.pack("<d", v) for v in Hc[1]]
+
+
+@pytest.fixture
+def private_cache(monkeypatch, synthetic_cache):
+    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+
+RESUMABLE = ["train", "--limit", "200", "--hidden", "6", "--batch-size", "10", "--backend",
+             "python", "--quiet", "--activation", "sigmoid", "--output", "sigmoid", "--loss",
+             "squared_error", "--log-guard", "0", "--lr", "0.5"]
+
+
+def test_resume_keeps_the_loss_and_guard_of_the_run(capsys, tmp_path, private_cache):
+    import json
+
+    ck, resumed, whole = tmp_path / "ck.json", tmp_path / "resumed.json", tmp_path / "whole.json"
+    assert _cli(capsys, *RESUMABLE, "--iters", "10", "--checkpoint", str(ck))[0] == 0
+    code, out, err = _cli(capsys, "train", "--resume", str(ck), "--iters", "20", "--save",
+                          str(resumed), "--backend", "python", "--quiet")
+    assert code == 0, err
+    assert _cli(capsys, *RESUMABLE, "--iters", "20", "--save", str(whole))[0] == 0
+    saved = json.loads(resumed.read_text(encoding="utf-8"))
+    assert (saved["loss"], saved["log_guard"]) == ("squared_error", 0.0)
+    assert saved["params"] == json.loads(whole.read_text(encoding="utf-8"))["params"]
+    code, out, err = _cli(capsys, "train", "--resume", str(ck), "--loss", "cross_entropy")
+    assert code == 2 and "--loss cross_entropy differs" in err
+
+
+def test_a_checkpoint_without_loss_settings_resumes_with_the_defaults(capsys, tmp_path,
+                                                                      private_cache):
+    import json
+
+    ck = tmp_path / "ck.json"
+    argv = ["train", "--limit", "200", "--hidden", "6", "--batch-size", "10", "--backend",
+            "python", "--quiet", "--iters", "5", "--checkpoint", str(ck)]
+    assert _cli(capsys, *argv)[0] == 0
+    doc = json.loads(ck.read_text(encoding="utf-8"))
+    del doc["run"]["loss"], doc["run"]["log_guard"]  # as written before these flags existed
+    ck.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = _cli(capsys, "train", "--resume", str(ck), "--iters", "8", "--backend",
+                          "python", "--quiet")
+    assert code == 0, err

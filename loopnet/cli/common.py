@@ -93,12 +93,13 @@ def add_output_arguments(parser) -> None:
 
 
 def output_options(args: argparse.Namespace) -> dict:
-    """MultiLayerNet's output=, loss=, log_guard= from the parsed --output, --loss, --log-guard;
-    ConfigError (naming the supported pairs) for an unsupported output and loss."""
-    from loopnet.network import check_loss
+    """MultiLayerNet's output=, loss=, log_guard= from the parsed --output, --loss, --log-guard
+    (a command without the last two, such as explore, gets the defaults); ConfigError (naming
+    the supported pairs) for an unsupported output and loss."""
+    from loopnet.network import DEFAULT_LOG_GUARD, check_loss
 
-    return {"output": args.output, "loss": check_loss(args.output, args.loss),
-            "log_guard": args.log_guard}
+    return {"output": args.output, "loss": check_loss(args.output, getattr(args, "loss", None)),
+            "log_guard": getattr(args, "log_guard", DEFAULT_LOG_GUARD)}
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
