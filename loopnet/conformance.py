@@ -454,6 +454,8 @@ def _rows(count: int, width: int, rng: Rng) -> list[list[float]]:
 def _teachers(count: int, width: int, output: str, rng: Rng) -> list[list[float]]:
     if output == "identity":
         return [[2.0 * rng.uniform() - 1.0 for _ in range(width)] for _ in range(count)]
+    if output == "sigmoid":  # one independent 0/1 target per output unit
+        return [[float(rng.randbelow(2)) for _ in range(width)] for _ in range(count)]
     rows = []
     for _ in range(count):
         label = rng.randbelow(width)
@@ -491,6 +493,9 @@ FB_DECAY = {("relu", "softmax"): 0.0, ("relu", "identity"): 0.01,
             ("sigmoid", "softmax"): 0.01, ("sigmoid", "identity"): 0.0,
             ("tanh", "softmax"): 0.005, ("tanh", "identity"): 0.0}
 FB_BATCH = 5  # not a power of two: (Y - T) / N and (Y - T) · (1/N) round differently
+# sigmoid output units: (activation, loss, log guard g, λ); g = 0 is ex4's unguarded cost
+FB_SIGMOID_OUTPUTS = [("sigmoid", "cross_entropy", 1e-7, 0.0), ("relu", "cross_entropy", 0.0, 0.01),
+                      ("tanh", "squared_error", 1e-7, 0.0)]
 
 
 def forward_backward_cases() -> list[dict]:
@@ -509,6 +514,20 @@ def forward_backward_cases() -> list[dict]:
             "and the gradients", (1e-11, 1e-15) if libm else None,
             {"sizes": sizes, "activation": activation, "output": output,
              "weight_decay": lam, "params": params, "X": X, "T": T}))
+    for seed, (activation, loss, guard, lam) in enumerate(FB_SIGMOID_OUTPUTS, len(FB_DECAY)):
+        rng = Rng(100 + seed)
+        params = _random_params(sizes, rng)
+        X = _rows(FB_BATCH, sizes[0], rng)
+        T = _teachers(FB_BATCH, sizes[-1], "sigmoid", rng)
+        label = {"cross_entropy": "ce", "squared_error": "se"}[loss] + ("_g0" if guard == 0 else "")
+        cases.append(_case(
+            f"fb_{activation}_sigmoid_{label}", "forward_backward",
+            f"one minibatch of {FB_BATCH} through {'-'.join(map(str, sizes))} {activation} with "
+            f"sigmoid output units and the {loss.replace('_', '-')} loss, log guard {guard}, "
+            f"λ = {lam}: every layer's Z, H, z, h per example, the loss and the gradients",
+            (1e-11, 1e-15),
+            {"sizes": sizes, "activation": activation, "output": "sigmoid", "loss": loss,
+             "log_guard": guard, "weight_decay": lam, "params": params, "X": X, "T": T}))
     return cases
 
 

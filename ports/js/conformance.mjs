@@ -20,7 +20,8 @@ const flat = (rows) => Float64Array.from(rows.flat());
 const plain = (buffer) => Array.from(buffer); // a typed array as a list of doubles
 
 function network_for(inp, weight_init = "uniform", seed = 0) {
-  return new Network(inp.sizes, inp.activation, inp.output, inp.weight_decay, weight_init, seed);
+  return new Network(inp.sizes, inp.activation, inp.output, inp.weight_decay, weight_init, seed,
+    { loss: inp.loss, log_guard: inp.log_guard === undefined ? kernels.LOG_GUARD : inp.log_guard });
 }
 
 function optimizer_for(spec) {
@@ -75,17 +76,18 @@ function run_forward_backward(inp) {
     const end = rows.row_start[n + 1];
     kernels.forward_example(rows.input_index, rows.input_value, first, end, net.params, sizes,
       net.activation, net.Z, net.H, net.active);
-    const E = kernels.output_loss(net.output, net.Z, net.H, T, n * n_out, sizes);
+    const E = kernels.output_loss(net.output, net.log_guard, net.Z, net.H, T, n * n_out, sizes);
     kernels.backward_example(rows.input_index, rows.input_value, first, end, T, n * n_out, N,
-      net.params, grads, sizes, net.activation, net.Z, net.H, net.dZ, net.dH, net.active);
+      net.params, grads, sizes, net.activation, net.output, net.Z, net.H, net.dZ, net.dH,
+      net.active);
     examples.push({
       Z: net.Z.map(plain), H: net.H.map(plain), E,
       dZ: net.dZ.map(plain), dH: net.dH.slice(0, -1).map(plain),
     });
   }
   const loss = kernels.batch_gradient(rows.row_start, rows.input_index, rows.input_value, T, N,
-    net.params, net.grads, sizes, net.activation, net.output, net.weight_decay, net.Z, net.H,
-    net.dZ, net.dH, net.active);
+    net.params, net.grads, sizes, net.activation, net.output, net.log_guard, net.weight_decay,
+    net.Z, net.H, net.dZ, net.dH, net.active);
   return { examples, loss, gradients: net.grads.map(plain) };
 }
 

@@ -24,8 +24,11 @@ import { libm } from "./libm.mjs";
 export const RELU = 0;
 export const SIGMOID = 1;
 export const TANH = 2;
-export const SOFTMAX = 0;
-export const IDENTITY = 1;
+// Output codes: an output unit together with its loss
+export const SOFTMAX = 0; // softmax + cross-entropy
+export const IDENTITY = 1; // identity + squared error
+export const SIGMOID_CROSS_ENTROPY = 2; // sigmoid + logistic cost (Coursera ex4)
+export const SIGMOID_SQUARED_ERROR = 3; // sigmoid + squared error (the classic 2-2-2 walkthrough)
 
 // Optimizer codes for optimizer_update.
 export const SGD = 0;
@@ -33,7 +36,7 @@ export const MOMENTUM = 1;
 export const ADAGRAD = 2;
 export const ADAM = 3;
 
-export const LOG_GUARD = 1e-7; // the book's guard in log(Y + 1e-7) and the AdaGrad/Adam denominators
+export const LOG_GUARD = 1e-7; // the book's guard in log(Y + 1e-7) (the default g) and in AdaGrad/Adam
 
 // -------------------------------------------------------------------------------------------
 // Affine layer.  x: (n_in), W: (n_in * n_out), B: (n_out), z/dz: (n_out); the first layer's
@@ -176,9 +179,16 @@ export function activation_backward(activation, z, h, dh, dz, n) {
 }
 
 // -------------------------------------------------------------------------------------------
-// Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0
+// Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0;
+// g: the log guard (log_guard, the book's 1e-7 by default; 0 allowed)
 // -------------------------------------------------------------------------------------------
-export function softmax_with_loss_forward(a, y, t, t0, n) {
+/** log p, and -Infinity for p = 0 (only reached with g = 0): the loss is then +Infinity. */
+export function log_or_minus_inf(p) {
+  if (p > 0.0) return libm.log(p);
+  return -Infinity;
+}
+
+export function softmax_with_loss_forward(a, y, t, t0, n, log_guard) {
   // M = max_m A_m
   let m = a[0];
   for (let k = 1; k < n; k++) if (a[k] > m) m = a[k];
@@ -189,10 +199,10 @@ export function softmax_with_loss_forward(a, y, t, t0, n) {
     total = total + y[k];
   }
   for (let k = 0; k < n; k++) y[k] = y[k] / total;
-  // E = -Σ_k T_k · log(Y_k + 1e-7)   (terms with T_k = 0 add nothing)
+  // E = -Σ_k T_k · log(Y_k + g)   (terms with T_k = 0 add nothing)
   let e = 0.0;
   for (let k = 0; k < n; k++) {
-    if (t[t0 + k] !== 0.0) e = e - t[t0 + k] * libm.log(y[k] + LOG_GUARD);
+    if (t[t0 + k] !== 0.0) e = e - t[t0 + k] * log_or_minus_inf(y[k] + log_guard);
   }
   return e;
 }
@@ -208,9 +218,42 @@ export function identity_with_loss_forward(a, y, t, t0, n) {
   return 0.5 * e;
 }
 
-export function output_with_loss_backward(y, t, t0, da, n, batch) {
-  // a_k = (Y_k - T_k) / N      (softmax + cross-entropy and identity + squared error alike)
-  for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) / batch;
+export function sigmoid_with_cross_entropy_forward(a, y, t, t0, n, log_guard) {
+  // Y_k = σ(A_k) = 1/(1+e^-A_k)
+  sigmoid_forward(a, y, n);
+  // E = -Σ_k [T_k · log(Y_k + g) + (1 - T_k) · log(1 - Y_k + g)]   logistic cost per unit (ex4)
+  // (a term whose factor T_k or 1 - T_k is 0 adds nothing)
+  let e = 0.0;
+  for (let k = 0; k < n; k++) {
+    const t_k = t[t0 + k];
+    if (t_k !== 0.0) e = e - t_k * log_or_minus_inf(y[k] + log_guard);
+    if (t_k !== 1.0) e = e - (1.0 - t_k) * log_or_minus_inf(1.0 - y[k] + log_guard);
+  }
+  return e;
+}
+
+export function sigmoid_with_squared_error_forward(a, y, t, t0, n) {
+  // Y_k = σ(A_k) = 1/(1+e^-A_k) ;  E = ½ Σ_k (Y_k - T_k)²
+  sigmoid_forward(a, y, n);
+  let e = 0.0;
+  for (let k = 0; k < n; k++) {
+    const d = y[k] - t[t0 + k];
+    e = e + d * d;
+  }
+  return 0.5 * e;
+}
+
+export function output_with_loss_backward(output, y, t, t0, da, n, batch) {
+  if (output === SIGMOID_SQUARED_ERROR) {
+    // a_k = (Y_k - T_k) · Y_k · (1 - Y_k) / N    sigmoid+squared error
+    for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) * y[k] * (1.0 - y[k]) / batch;
+  } else {
+    // a_k = (Y_k - T_k) / N      softmax+cross-entropy, sigmoid+logistic, identity+squared
+    // error.  For the cross-entropies it is the derivative of E without the guard; the
+    // guarded E's derivative is this times P/(P + g), P the probability of the true value
+    // (softmax: Y_c of the class c; sigmoid: Y_k if T_k = 1, 1 - Y_k if T_k = 0)
+    for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) / batch;
+  }
 }
 
 // -------------------------------------------------------------------------------------------
@@ -235,28 +278,34 @@ export function forward_above_first_layer(params, sizes, activation, Z, H, activ
 }
 
 /** E of one example from the scores A = Z[L-1]; writes Y into H[L-1]. */
-export function output_loss(output, Z, H, t, t0, sizes) {
+export function output_loss(output, log_guard, Z, H, t, t0, sizes) {
   const last = sizes.length - 2;
-  if (output === SOFTMAX) {
-    return softmax_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1]);
+  const n = sizes[last + 1];
+  if (output === SOFTMAX) return softmax_with_loss_forward(Z[last], H[last], t, t0, n, log_guard);
+  if (output === SIGMOID_CROSS_ENTROPY) {
+    return sigmoid_with_cross_entropy_forward(Z[last], H[last], t, t0, n, log_guard);
   }
-  return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1]);
+  if (output === SIGMOID_SQUARED_ERROR) {
+    return sigmoid_with_squared_error_forward(Z[last], H[last], t, t0, n);
+  }
+  return identity_with_loss_forward(Z[last], H[last], t, t0, n);
 }
 
 /** Accumulate this example's ΔW, ΔB into grads (forward_example and output_loss ran first). */
 export function backward_example(input_index, input_value, first, end, t, t0, batch, params,
-  grads, sizes, activation, Z, H, dZ, dH, active) {
-  backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH, active);
+  grads, sizes, activation, output, Z, H, dZ, dH, active) {
+  backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z, H, dZ, dH,
+    active);
   input_affine_backward(input_index, input_value, first, end, dZ[0], grads[0], grads[1],
     sizes[1]);
 }
 
 /** Backprop from the loss down to the first layer's z (into dZ[0]), accumulating ΔW, ΔB of
  *  every layer above the first. */
-export function backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ,
-  dH, active) {
+export function backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z,
+  H, dZ, dH, active) {
   const last = sizes.length - 2;
-  output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch);
+  output_with_loss_backward(output, H[last], t, t0, dZ[last], sizes[last + 1], batch);
   for (let l = last; l > 0; l--) {
     affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1], dH[l - 1],
       sizes[l], sizes[l + 1], active);
@@ -288,13 +337,13 @@ export function weight_decay_gradient(params, grads, n_layers, weight_decay) {
 
 /** L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W². */
 export function batch_loss(row_start, input_index, input_value, T, batch, params, sizes,
-  activation, output, weight_decay, Z, H, active) {
+  activation, output, log_guard, weight_decay, Z, H, active) {
   const n_out = sizes[sizes.length - 1];
   let total = 0.0;
   for (let n = 0; n < batch; n++) {
     forward_example(input_index, input_value, row_start[n], row_start[n + 1], params, sizes,
       activation, Z, H, active);
-    total = total + output_loss(output, Z, H, T, n * n_out, sizes);
+    total = total + output_loss(output, log_guard, Z, H, T, n * n_out, sizes);
   }
   let loss = total / batch;
   if (weight_decay !== 0.0) loss = loss + weight_decay_term(params, sizes.length - 1, weight_decay);
@@ -303,7 +352,7 @@ export function batch_loss(row_start, input_index, input_value, T, batch, params
 
 /** Backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L. */
 export function batch_gradient(row_start, input_index, input_value, T, batch, params, grads,
-  sizes, activation, output, weight_decay, Z, H, dZ, dH, active) {
+  sizes, activation, output, log_guard, weight_decay, Z, H, dZ, dH, active) {
   const n_out = sizes[sizes.length - 1];
   const n_layers = sizes.length - 1;
   for (const g of grads) g.fill(0.0);
@@ -313,9 +362,9 @@ export function batch_gradient(row_start, input_index, input_value, T, batch, pa
     const end = row_start[n + 1];
     forward_example(input_index, input_value, first, end, params, sizes, activation, Z, H,
       active);
-    total = total + output_loss(output, Z, H, T, n * n_out, sizes);
+    total = total + output_loss(output, log_guard, Z, H, T, n * n_out, sizes);
     backward_example(input_index, input_value, first, end, T, n * n_out, batch, params, grads,
-      sizes, activation, Z, H, dZ, dH, active);
+      sizes, activation, output, Z, H, dZ, dH, active);
   }
   let loss = total / batch;
   if (weight_decay !== 0.0) {
@@ -430,10 +479,10 @@ export function optimizer_update(kind, params, grads, state1, state2, lr, moment
 
 /** Gradient over the minibatch, then one update.  Returns the loss before the update. */
 export function train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-  activation, output, weight_decay, Z, H, dZ, dH, active, kind, state1, state2, lr, momentum,
-  beta1, beta2) {
+  activation, output, log_guard, weight_decay, Z, H, dZ, dH, active, kind, state1, state2, lr,
+  momentum, beta1, beta2) {
   const loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-    activation, output, weight_decay, Z, H, dZ, dH, active);
+    activation, output, log_guard, weight_decay, Z, H, dZ, dH, active);
   optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2);
   return loss;
 }
@@ -441,16 +490,16 @@ export function train_step(row_start, input_index, input_value, T, batch, params
 /** `steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s];
  *  losses[s] receives the step's loss (the loop the Python CLI runs). */
 export function train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
-  steps, batch, params, grads, sizes, activation, output, weight_decay, Z, H, dZ, dH, active,
-  row_start, input_index, input_value, T, batch_labels, kind, state1, state2, lrs, momentum,
-  beta1, beta2, losses) {
+  steps, batch, params, grads, sizes, activation, output, log_guard, weight_decay, Z, H, dZ, dH,
+  active, row_start, input_index, input_value, T, batch_labels, kind, state1, state2, lrs,
+  momentum, beta1, beta2, losses) {
   const n_out = sizes[sizes.length - 1];
   for (let s = 0; s < steps; s++) {
     gather_batch(pixel_start, pixel_index, pixel_value, labels,
       indices.subarray(s * batch, (s + 1) * batch), batch, n_out, row_start, input_index,
       input_value, T, batch_labels);
     losses[s] = train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-      activation, output, weight_decay, Z, H, dZ, dH, active, kind, state1, state2, lrs[s],
-      momentum, beta1, beta2);
+      activation, output, log_guard, weight_decay, Z, H, dZ, dH, active, kind, state1, state2,
+      lrs[s], momentum, beta1, beta2);
   }
 }

@@ -5,7 +5,13 @@ import { libm } from "./libm.mjs";
 import { MASK64, Rng } from "./rng.mjs";
 
 export const ACTIVATIONS = { relu: kernels.RELU, sigmoid: kernels.SIGMOID, tanh: kernels.TANH };
-export const OUTPUTS = { softmax: kernels.SOFTMAX, identity: kernels.IDENTITY };
+// the supported (output unit, loss) pairs and their kernel codes, as in loopnet/network.py
+export const OUTPUT_LOSSES = {
+  "softmax+cross_entropy": kernels.SOFTMAX, "sigmoid+cross_entropy": kernels.SIGMOID_CROSS_ENTROPY,
+  "sigmoid+squared_error": kernels.SIGMOID_SQUARED_ERROR, "identity+squared_error": kernels.IDENTITY,
+};
+export const DEFAULT_LOSS = { softmax: "cross_entropy", sigmoid: "cross_entropy",
+  identity: "squared_error" };
 export const SAMPLER_OFFSET = 0x632BE59BD9B4E019n; // the sampler's seed is seed + this (mod 2^64)
 
 /** σ of the normal init (or ε of the uniform one) for a layer with n_in inputs. */
@@ -49,12 +55,14 @@ export function sparse_input_rows(X, count, n_in) {
 /** A fully connected network: parameters, gradients and the per-example work buffers. */
 export class Network {
   constructor(sizes, activation = "relu", output = "softmax", weight_decay = 0.0,
-    weight_init = "uniform", seed = 0) {
+    weight_init = "uniform", seed = 0, { loss = null, log_guard = kernels.LOG_GUARD } = {}) {
     if (!(activation in ACTIVATIONS)) throw new Error(`unknown activation ${activation}`);
-    if (!(output in OUTPUTS)) throw new Error(`unknown output ${output}`);
+    const pair = `${output}+${loss || DEFAULT_LOSS[output]}`;
+    if (!(pair in OUTPUT_LOSSES)) throw new Error(`unknown output/loss ${pair}`);
     this.sizes = Int32Array.from(sizes);
     this.activation = ACTIVATIONS[activation];
-    this.output = OUTPUTS[output];
+    this.output = OUTPUT_LOSSES[pair];
+    this.log_guard = log_guard;
     this.weight_decay = weight_decay;
     this.params = init_params(sizes, weight_init, seed);
     this.grads = this.params.map((p) => new Float64Array(p.length));
@@ -68,16 +76,16 @@ export class Network {
   train_step(rows, T, count, optimizer) {
     const [s1, s2] = optimizer.state_for(this.params);
     return kernels.train_step(rows.row_start, rows.input_index, rows.input_value, T, count,
-      this.params, this.grads, this.sizes, this.activation, this.output, this.weight_decay,
-      this.Z, this.H, this.dZ, this.dH, this.active, optimizer.kind, s1, s2,
+      this.params, this.grads, this.sizes, this.activation, this.output, this.log_guard,
+      this.weight_decay, this.Z, this.H, this.dZ, this.dH, this.active, optimizer.kind, s1, s2,
       optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2);
   }
 
   /** Batch loss L = (1/N) Σ E_n + (λ/2) Σ W². */
   loss(rows, T, count) {
     return kernels.batch_loss(rows.row_start, rows.input_index, rows.input_value, T, count,
-      this.params, this.sizes, this.activation, this.output, this.weight_decay, this.Z, this.H,
-      this.active);
+      this.params, this.sizes, this.activation, this.output, this.log_guard, this.weight_decay,
+      this.Z, this.H, this.active);
   }
 
   /** Scores A of each row (count × n_out, flat). */
@@ -158,7 +166,7 @@ export function train_epochs(net, optimizer, data, batch, epochs, seed) {
   const losses = new Float64Array(steps);
   kernels.train_steps_from_pixels(data.pixel_start, data.pixel_index, data.pixel_value,
     data.labels, indices, steps, batch, net.params, net.grads, net.sizes, net.activation,
-    net.output, net.weight_decay, net.Z, net.H, net.dZ, net.dH, net.active,
+    net.output, net.log_guard, net.weight_decay, net.Z, net.H, net.dZ, net.dH, net.active,
     new Int32Array(batch + 1), new Int32Array(batch * n_in + 1),
     new Float64Array(batch * n_in + 1), new Float64Array(batch * n_out), new Int32Array(batch),
     optimizer.kind, s1, s2, lrs, optimizer.momentum, optimizer.beta1, optimizer.beta2, losses);

@@ -23,7 +23,8 @@ static int name_code(const char *name, const char *const *names, int count, cons
 
 static net_t *read_net(const jval *in) {
     static const char *const acts[] = {"relu", "sigmoid", "tanh"};
-    static const char *const outs[] = {"softmax", "identity"};
+    static const char *const outs[] = {"softmax", "identity", "sigmoid"};
+    const jval *loss = json_get(in, "loss"), *guard = json_get(in, "log_guard");
     const jval *sizes = json_array(json_need(in, "sizes"), "sizes");
     int *s, L, k, act, out;
     net_t *n;
@@ -32,8 +33,15 @@ static net_t *read_net(const jval *in) {
     s = xcalloc(sizes->count, sizeof *s);
     for (k = 0; k <= L; k++) s[k] = (int)json_int(&sizes->items[k], "sizes");
     act = name_code(json_str(json_need(in, "activation"), "activation"), acts, 3, "activation");
-    out = name_code(json_str(json_need(in, "output"), "output"), outs, 2, "output");
+    out = name_code(json_str(json_need(in, "output"), "output"), outs, 3, "output");
+    if (out == 2) { /* sigmoid: cross_entropy (its default) or squared_error */
+        int squared = loss && strcmp(json_str(loss, "loss"), "squared_error") == 0;
+        if (loss && !squared && strcmp(json_str(loss, "loss"), "cross_entropy") != 0)
+            die("unknown loss \"%s\" for a sigmoid output", loss->string);
+        out = squared ? OUT_SIGMOID_SQUARED_ERROR : OUT_SIGMOID_CROSS_ENTROPY;
+    }
     n = net_new(s, L, act, out, json_double(json_need(in, "weight_decay"), "weight_decay"));
+    if (guard) n->log_guard = json_double(guard, "log_guard");
     free(s);
     return n;
 }

@@ -16,13 +16,15 @@ double rng_normal(rng_t *r);
 
 /* ---- section 2: layout ---- */
 enum { ACT_RELU, ACT_SIGMOID, ACT_TANH };
-enum { OUT_SOFTMAX, OUT_IDENTITY };
+/* an output unit with its loss */
+enum { OUT_SOFTMAX, OUT_IDENTITY, OUT_SIGMOID_CROSS_ENTROPY, OUT_SIGMOID_SQUARED_ERROR };
 
 typedef struct {
     int L;            /* number of layers */
     int *sizes;       /* L + 1 widths */
     int act, out;
     double lambda;    /* weight decay */
+    double log_guard; /* g in log(Y + g): the book's 1e-7 unless a case says otherwise */
     double **params;  /* 2L tensors: W_0, B_0, W_1, B_1, ... */
     double **grads;   /* same layout */
     size_t *len;      /* element count of each tensor */

@@ -34,6 +34,7 @@ net_t *net_new(const int *sizes, int L, int act, int out, double lambda) {
     n->act = act;
     n->out = out;
     n->lambda = lambda;
+    n->log_guard = GUARD;
     n->params = tensor_list((size_t)(2 * L));
     n->grads = tensor_list((size_t)(2 * L));
     n->Z = tensor_list((size_t)L);
@@ -132,6 +133,9 @@ void net_forward(net_t *n, const double *x) {
     }
 }
 
+/* log p, and -infinity for p = 0 (reached only with a log guard of 0) */
+static double log_or_minus_inf(double p) { return p > 0.0 ? lm_log(p) : -INFINITY; }
+
 double net_output_loss(net_t *n, const double *t) {
     int K = n->sizes[n->L], k;
     const double *A = n->Z[n->L - 1];
@@ -147,7 +151,20 @@ double net_output_loss(net_t *n, const double *t) {
         }
         for (k = 0; k < K; k++) Y[k] = Y[k] / S;
         for (k = 0; k < K; k++)
-            if (t[k] != 0.0) E = E - t[k] * lm_log(Y[k] + GUARD);
+            if (t[k] != 0.0) E = E - t[k] * log_or_minus_inf(Y[k] + n->log_guard);
+    } else if (n->out == OUT_SIGMOID_CROSS_ENTROPY) {
+        activation(ACT_SIGMOID, A, Y, K);
+        for (k = 0; k < K; k++) {
+            if (t[k] != 0.0) E = E - t[k] * log_or_minus_inf(Y[k] + n->log_guard);
+            if (t[k] != 1.0) E = E - (1.0 - t[k]) * log_or_minus_inf(1.0 - Y[k] + n->log_guard);
+        }
+    } else if (n->out == OUT_SIGMOID_SQUARED_ERROR) {
+        activation(ACT_SIGMOID, A, Y, K);
+        for (k = 0; k < K; k++) {
+            double d = Y[k] - t[k];
+            E = E + d * d;
+        }
+        E = 0.5 * E;
     } else {
         for (k = 0; k < K; k++) {
             double d;
@@ -164,7 +181,12 @@ double net_output_loss(net_t *n, const double *t) {
 void net_backward(net_t *n, const double *x, const double *t, int N) {
     int L = n->L, K = n->sizes[L], k, l;
     const double *Y = n->H[L - 1];
-    for (k = 0; k < K; k++) n->dZ[L - 1][k] = (Y[k] - t[k]) / (double)N;
+    for (k = 0; k < K; k++) {
+        if (n->out == OUT_SIGMOID_SQUARED_ERROR)
+            n->dZ[L - 1][k] = (Y[k] - t[k]) * Y[k] * (1.0 - Y[k]) / (double)N;
+        else
+            n->dZ[L - 1][k] = (Y[k] - t[k]) / (double)N; /* a_k, for the other outputs */
+    }
     for (l = L - 1; l >= 0; l--) {
         const double *inp = l == 0 ? x : n->H[l - 1];
         int n_in = n->sizes[l], n_out = n->sizes[l + 1], i, j;
