@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 import loopnet.backends
-from loopnet import BackendError, ConfigError
+from loopnet import BackendError, ConfigError, ModelFileError, MultiLayerNet
 from loopnet.backends import get_backend
 from loopnet.conformance import export_cases, run_reference
+from loopnet.model_io import load_model, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 ON_PYPY = platform.python_implementation() == "PyPy"
@@ -71,6 +72,17 @@ def test_numba_and_parallel_on_pypy_say_why(monkeypatch):
     for name in ("auto", "python", "numba"):
         with pytest.raises((BackendError, ConfigError), match="PyPy"):
             get_backend(name, parallel=True)
+
+
+def test_a_model_asked_for_on_numba_under_pypy_blames_the_runtime_not_the_file(monkeypatch,
+                                                                               tmp_path):
+    path = tmp_path / "model.json"
+    save_model(MultiLayerNet([4, 3, 2]), path)
+    monkeypatch.setattr(loopnet.backends, "ON_PYPY", True)
+    with pytest.raises(BackendError, match="PyPy") as caught:
+        load_model(path, backend="numba")
+    assert not isinstance(caught.value, ModelFileError)
+    assert load_model(path).backend.name == "python"
 
 
 @pytest.mark.skipif(not ON_PYPY, reason="runs loopnet's CLI under PyPy itself (the PyPy suite)")
