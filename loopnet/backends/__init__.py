@@ -38,8 +38,13 @@ def get_backend(name: str = "auto", *, parallel: bool = False):
         name = "numba" if numba_available() else "python"
     if name == "python":
         if parallel:
-            raise ConfigError("parallel mode needs the numba backend"
-                              + (", which needs CPython (numba does not run on PyPy)" if ON_PYPY else ""))
+            if ON_PYPY:
+                raise BackendError("parallel mode needs the numba backend, which needs CPython "
+                                   "(numba does not run on PyPy)")
+            if numba_available():
+                raise ConfigError("parallel mode needs the numba backend: --backend numba")
+            raise BackendError("parallel mode needs the numba backend, and numba is not "
+                               "installed: pip install loopnet[jit]")
         return PythonBackend()
     if ON_PYPY:
         raise BackendError(NUMBA_ON_PYPY)
