@@ -39,8 +39,8 @@ def get_backend(name: str = "auto", *, parallel: bool = False):
     if name == "python":
         if parallel:
             if ON_PYPY:
-                raise BackendError("parallel mode needs the numba backend, which needs CPython "
-                                   "(numba does not run on PyPy)")
+                raise ConfigError("parallel mode needs the numba backend, which needs CPython "
+                                  "(numba does not run on PyPy)")
             if numba_available():
                 raise ConfigError("parallel mode needs the numba backend: --backend numba")
             raise BackendError("parallel mode needs the numba backend, and numba is not "
