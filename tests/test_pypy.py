@@ -129,7 +129,10 @@ def test_synthetic_digits_are_the_same_bytes_under_pypy(synthetic_cache, pypy_ca
     ["--hidden", "30,20", "--activation", "tanh", "--optimizer", "adam", "--weight-decay", "0.01"],
     ["--hidden", "30", "--activation", "sigmoid", "--optimizer", "momentum"],
     ["--hidden", "30", "--output", "identity", "--optimizer", "adagrad", "--init", "he"],
-], ids=["default", "tanh-adam-decay", "sigmoid-momentum", "identity-adagrad-he"])
+    ["--hidden", "30", "--output", "sigmoid", "--loss", "cross_entropy"],
+    ["--hidden", "30", "--output", "sigmoid", "--loss", "squared_error", "--activation", "tanh"],
+], ids=["default", "tanh-adam-decay", "sigmoid-momentum", "identity-adagrad-he",
+        "sigmoid-output-cross-entropy", "sigmoid-output-squared-error"])
 def test_fifty_training_steps_give_the_same_bits_under_pypy(synthetic_cache, pypy, pypy_cache,
                                                             tmp_path, flags):
     """50 steps on the synthetic digits (exp, log, tanh, sqrt, pow on the way): same model bytes."""
