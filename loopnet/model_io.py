@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from loopnet.atomic import write_file_atomic
@@ -24,12 +25,14 @@ FORMAT = "loopnet-model"
 VERSION = 1
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically; ModelFileError if its directory does not exist."""
+def write_atomic(path: str | os.PathLike, text: str, inputs: Iterable[str | os.PathLike] = ()
+                 ) -> None:
+    """Write `text` to `path` atomically; ModelFileError if its directory does not exist,
+    OutputFileError if `path` may not be written (see `loopnet.atomic.check_output_target`)."""
     directory = Path(path).parent
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    write_file_atomic(path, text)
+    write_file_atomic(path, text, inputs=inputs)
 
 
 def model_to_dict(net: MultiLayerNet, metadata: dict | None = None) -> dict:
@@ -38,12 +41,15 @@ def model_to_dict(net: MultiLayerNet, metadata: dict | None = None) -> dict:
             "params": net.get_params(), "metadata": metadata or {}}
 
 
-def save_model(net: MultiLayerNet, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Save `net` as JSON at `path` (atomically: an existing file is never half-overwritten)."""
+def save_model(net: MultiLayerNet, path: str | os.PathLike, metadata: dict | None = None,
+               inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Save `net` as JSON at `path` (atomically: an existing file is never half-overwritten).
+
+    `inputs`: files the caller read, which `path` must not be."""
     for name, buf in net.params.items():
         if not all(math.isfinite(v) for v in buf):
             raise ModelFileError(f"cannot save {path}: {name} contains NaN or infinity")
-    write_atomic(path, json.dumps(model_to_dict(net, metadata), allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(model_to_dict(net, metadata), allow_nan=False) + "\n", inputs)
 
 
 def load_model_dict(path: str | os.PathLike) -> dict:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from loopnet.errors import ConfigError
+from loopnet.atomic import check_output_target
 
 
 def positive_int(text: str) -> int:
@@ -62,17 +63,29 @@ def weight_init(text: str):
     return value
 
 
-def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any work if `path`'s directory does not exist or cannot be written."""
-    if path is None:
-        return
-    directory = Path(path).parent
-    if not directory.is_dir():
-        raise ConfigError(f"{flag} {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise ConfigError(f"{flag} {path}: directory {directory} is not writable")
-    if Path(path).is_dir():
-        raise ConfigError(f"{flag} {path} is a directory")
+def check_writable(path: str | None, flag: str, inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Fail before any work if loopnet must not or cannot write `path` (OutputFileError): its
+    directory missing, unwritable or read-only, the name too long, or a symbolic link, device,
+    FIFO, directory, read-only file or one of `inputs` in its place."""
+    if path is not None:
+        check_output_target(path, inputs, what=flag)
+
+
+def data_input_files(spec: str) -> list[Path]:
+    """The files a ``--data`` spec reads (none for 'synthetic'/'mnist'): a data file itself, or
+    a directory's MNIST-named files.  Outputs must never be written over them."""
+    from loopnet.data.mnist import MNIST_FILES
+
+    given = Path(spec)
+    if spec in ("synthetic", "mnist"):
+        return []
+    if given.is_file():
+        return [given]
+    try:
+        return [entry for entry in given.iterdir()
+                if entry.name.split(".")[0] in MNIST_FILES and entry.is_file()]
+    except OSError:
+        return []
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:

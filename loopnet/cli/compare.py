@@ -3,9 +3,9 @@
 import argparse
 import math
 import sys
-from pathlib import Path
 
 from loopnet.backends import BACKEND_NAMES
+from loopnet.cli.common import check_writable, data_input_files
 from loopnet.errors import BackendError, ConfigError
 from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     if args.lr is not None and not (args.lr > 0.0 and math.isfinite(args.lr)):
         raise ConfigError(f"--lr must be positive, got {args.lr}")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ConfigError(f"cannot write {args.json}: its directory does not exist")
+    check_writable(args.json, "--json", inputs=data_input_files(args.data))
     net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)

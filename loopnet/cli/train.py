@@ -8,6 +8,7 @@ import time
 from loopnet.cli.common import (
     add_network_arguments,
     check_writable,
+    data_input_files,
     int_list,
     positive_float,
     positive_int,
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.training import Trainer
 
     for path, flag in ((args.save, "--save"), (args.metrics, "--metrics"), (args.plot, "--plot")):
-        check_writable(path, flag)
+        check_writable(path, flag, inputs=data_input_files(args.data))
     if args.plot:
         from loopnet.plot import require_matplotlib
 

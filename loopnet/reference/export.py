@@ -25,6 +25,7 @@ import json
 import math
 import os
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from loopnet.atomic import write_file_atomic
@@ -66,12 +67,14 @@ def _torch():
     return torch
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically; ModelFileError if its directory does not exist."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes,
+                       inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write `data` to `path` atomically; ModelFileError if its directory does not exist,
+    OutputFileError if `path` may not be written (one of `inputs`, a symlink, read-only...)."""
     directory = Path(path).parent
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    write_file_atomic(path, data)
+    write_file_atomic(path, data, inputs=inputs)
 
 
 def _config(net: MultiLayerNet, metadata: dict | None) -> dict:
@@ -99,10 +102,11 @@ def export_bytes(net: MultiLayerNet, fmt: str, metadata: dict | None = None) -> 
 
 
 def export_weights(net: MultiLayerNet, path: str | os.PathLike, fmt: str | None = None,
-                   metadata: dict | None = None) -> str:
-    """Write `net`'s weights to `path` atomically; returns the format used."""
+                   metadata: dict | None = None,
+                   inputs: Iterable[str | os.PathLike] = ()) -> str:
+    """Write `net`'s weights to `path` atomically (never over one of `inputs`); the format."""
     fmt = guess_format(path, fmt)
-    write_bytes_atomic(path, export_bytes(net, fmt, metadata))
+    write_bytes_atomic(path, export_bytes(net, fmt, metadata), inputs)
     return fmt
 
 
