@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopnet import __version__, kernels
+from loopnet import __version__, kernels, strict_json
 from loopnet.atomic import atomic_directory
 from loopnet.backends.python_backend import PythonBackend
 from loopnet.data.dataset import Dataset
@@ -443,12 +443,9 @@ def export_cases(directory: str | os.PathLike) -> list[str]:
 
 
 def _read_json(path: Path, what: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConformanceError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConformanceError(f"cannot read {what} {path}: {exc}") from None
+    if not path.exists():
+        raise ConformanceError(f"{what} {path} does not exist")
+    data = strict_json.read(path, what, ConformanceError)  # no NaN, huge ints, deep nesting
     if not isinstance(data, dict):
         raise ConformanceError(f"{what} {path} is not a JSON object")
     return data

@@ -17,9 +17,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from loopnet import strict_json
 from loopnet.atomic import write_file_atomic
 from loopnet.errors import LoopnetError, ModelFileError
-from loopnet.network import MultiLayerNet
+from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
 
 FORMAT = "loopnet-model"
 VERSION = 1
@@ -54,16 +55,7 @@ def save_model(net: MultiLayerNet, path: str | os.PathLike, metadata: dict | Non
 
 def load_model_dict(path: str | os.PathLike) -> dict:
     """Read and validate a model file's JSON; ModelFileError names what is wrong."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelFileError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ModelFileError(f"model file {path} is not UTF-8 JSON") from None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge int literal, deep nesting
-        raise ModelFileError(f"model file {path} is not valid JSON: {exc}") from None
+    data = strict_json.read(path, "model file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a loopnet model file (no \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
@@ -72,13 +64,27 @@ def load_model_dict(path: str | os.PathLike) -> dict:
     for key in ("sizes", "activation", "output", "params"):
         if key not in data:
             raise ModelFileError(f"model file {path} lacks {key!r}")
+    check_fields(path, data)
+    _check_shapes(path, data)
     return data
+
+
+def check_fields(path: str | os.PathLike, data: dict) -> None:
+    """Every field of the right JSON type: an integer version (not 1.0 or true), names as
+    strings, λ a number (not "0.5"), metadata an object."""
+    where = f"model file {path}:"
+    strict_json.integer(data["version"], f"{where} version")
+    strict_json.string(data["activation"], f"{where} activation", ACTIVATIONS)
+    strict_json.string(data["output"], f"{where} output", OUTPUTS)
+    if "weight_decay" in data:
+        strict_json.number(data["weight_decay"], f"{where} weight_decay")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise ModelFileError(f"{where} metadata must be an object")
 
 
 def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
     """Rebuild the network saved at `path` on the given backend."""
     data = load_model_dict(path)
-    _check_shapes(path, data)
     try:
         net = MultiLayerNet(data["sizes"], activation=data["activation"], output=data["output"],
                             weight_decay=data.get("weight_decay", 0.0), backend=backend)
@@ -95,7 +101,8 @@ def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
 
 def _check_shapes(path, data: dict) -> None:
     """`sizes` must match the stored tensors before any network is built (a file claiming
-    400 million hidden units must fail at once, not after drawing their initial weights)."""
+    400 million hidden units must fail at once, not after drawing their initial weights); every
+    entry must be a JSON number (not "0.5" or true)."""
     sizes, params = data["sizes"], data["params"]
     if not isinstance(sizes, list) or len(sizes) < 2 or not all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
@@ -103,10 +110,6 @@ def _check_shapes(path, data: dict) -> None:
     if not isinstance(params, dict):
         raise ModelFileError(f"model file {path}: params must be an object")
     for layer in range(1, len(sizes)):
-        W, b = params.get(f"W{layer}"), params.get(f"b{layer}")
         n_in, n_out = sizes[layer - 1], sizes[layer]
-        if not isinstance(W, list) or len(W) != n_in or not all(
-                isinstance(row, list) and len(row) == n_out for row in W):
-            raise ModelFileError(f"model file {path}: W{layer} is not {n_in} rows of {n_out} numbers")
-        if not isinstance(b, list) or len(b) != n_out:
-            raise ModelFileError(f"model file {path}: b{layer} is not {n_out} numbers")
+        strict_json.matrix(params.get(f"W{layer}"), f"model file {path}: W{layer}", n_in, n_out)
+        strict_json.numbers(params.get(f"b{layer}"), f"model file {path}: b{layer}", n_out)
