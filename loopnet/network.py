@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from loopnet import kernels
 from loopnet.backends import get_backend
 from loopnet.errors import ConfigError, DataError, LoopnetError, ShapeError
+from loopnet.memory import network_bytes, require_memory
 from loopnet.rng import Rng
 
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
@@ -119,6 +120,8 @@ class MultiLayerNet:
         self.weight_decay = weight_decay
         self.seed = seed
         self.backend = get_backend(backend, parallel=parallel)
+        require_memory(network_bytes(self.sizes, self.backend.name),
+                       f"a {'-'.join(map(str, self.sizes))} network (--hidden / --sizes)")
         self.n_layers = len(self.sizes) - 1
         self.names = param_names(self.n_layers)
         b = self.backend

@@ -182,7 +182,7 @@ def test_trace_a_real_digit_from_data(capsys, monkeypatch):
     (["--layer", "3"], "layer must be 1..2"),
     (["--layer", "1", "--neuron", "5"], "layer 1 has neurons 1..4"),
     (["--precision", "18"], "precision must be 1..17"),
-    (["--example", "-1"], "--example must be >= 0"),
+    (["--example", "0"], "must be positive"),
 ])
 def test_bad_options_exit_2(capsys, args, message):
     assert main(["trace", *args]) == 2

@@ -39,11 +39,12 @@ def non_negative_float(text: str) -> float:
 
 
 def int_list(text: str) -> list[int]:
-    """"784,50,10" → [784, 50, 10], each positive."""
+    """"784,50,10" → [784, 50, 10], each positive; no empty entries ("50," is a typo)."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers "
+                                         "(no empty entries)") from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
     return values

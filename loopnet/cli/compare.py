@@ -7,6 +7,7 @@ import sys
 from loopnet.backends import BACKEND_NAMES
 from loopnet.cli.common import check_writable, data_input_files
 from loopnet.errors import BackendError, ConfigError
+from loopnet.memory import require_memory
 from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
 
@@ -39,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="softmax", choices=list(OUTPUTS),
                         help="softmax + cross-entropy, or identity + squared error on one-hot "
                              "teachers")
-    parser.add_argument("--weight-init", default="0.01",
-                        help="std of the normal init, or he, xavier, uniform (default 0.01)")
+    parser.add_argument("--init", "--weight-init", dest="weight_init", default="0.01",
+                        help="std of the normal init, or he, xavier, uniform (default 0.01; "
+                             "--weight-init is an alias)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="λ (default 0)")
     parser.add_argument("--optimizer", default="sgd", choices=list(OPTIMIZERS))
     parser.add_argument("--lr", type=float, default=None,
@@ -94,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if max(train.labels) >= sizes[-1]:
         raise ConfigError(f"{args.data} has label {max(train.labels)} but --sizes ends with "
                           f"{sizes[-1]} outputs")
+    # every step's minibatch is drawn up front: inputs and teachers as float64
+    require_memory(max(args.steps, 1) * args.batch_size * 8 * (sizes[0] + sizes[-1] + 1),
+                   f"--steps {args.steps} with --batch-size {args.batch_size}")
     batches, chosen = compare.select_batches(train, args.batch_size, args.steps, args.seed,
                                              one_hot=args.output == "identity", n_out=sizes[-1])
     config = {"data": str(args.data), "batch_size": args.batch_size, "seed": args.seed,
