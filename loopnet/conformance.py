@@ -579,7 +579,9 @@ def check_case(case: dict, result: dict | None, strict: bool = False) -> CaseRep
     name = case["name"]
     if result is None:
         return CaseReport(name, False, "no result file")
-    if result.get("format") != RESULT_FORMAT or result.get("version") != VERSION:
+    version = result.get("version")
+    if (result.get("format") != RESULT_FORMAT or type(version) is not int  # not 1.0, not true
+            or version != VERSION):
         return CaseReport(name, False, f"result is not {RESULT_FORMAT} version {VERSION}")
     if result.get("case") != name:
         return CaseReport(name, False, f"result is for case {result.get('case')!r}")

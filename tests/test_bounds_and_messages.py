@@ -197,3 +197,20 @@ def test_subprocess_bounds_are_one_line_without_traceback(tmp_path, synthetic_ca
                           timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and "--hidden" in done.stderr
+
+
+def test_bench_quick_never_replaces_the_committed_results(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(bench)
+    except ImportError as exc:
+        pytest.skip(f"the benchmark needs {exc.name}")
+    committed = (REPO / "bench" / "results").resolve()
+    quick = bench.results_dir(None, quick=True)
+    assert quick.resolve() != committed and not quick.resolve().is_relative_to(committed)
+    quick.rmdir()
+    assert bench.results_dir(None, quick=False).resolve() == committed
+    assert bench.results_dir(str(tmp_path / "x"), quick=True) == tmp_path / "x"

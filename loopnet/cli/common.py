@@ -19,6 +19,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+SEED_LIMIT = 1 << 64
+
+
+def seed(text: str) -> int:
+    """A seed 0 ≤ s < 2**64: the generator keeps 64 bits, so -1 or 2**64 would silently be
+    the same stream as 2**64 - 1 or 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"seeds are 0 to 2**64 - 1, got {text}")
+    return value
+
+
 def _finite_float(text: str, allow_zero: bool) -> float:
     try:
         value = float(text)
@@ -97,7 +112,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output layer: softmax + cross-entropy, or identity + squared error")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                         help="L2 weight decay λ (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init and sampling (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of init and sampling (default 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto",
                         help="python: the loops as written; numba: the same loops compiled; "
                              "auto (default): numba when installed")

@@ -5,7 +5,7 @@ import math
 import sys
 
 from loopnet.backends import BACKEND_NAMES
-from loopnet.cli.common import check_writable, data_input_files
+from loopnet.cli.common import check_writable, data_input_files, seed
 from loopnet.errors import BackendError, ConfigError
 from loopnet.memory import require_memory
 from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--against", default="numpy,torch",
                         help="comma list of oracles: numpy, torch (default both)")
     parser.add_argument("--backend", default="auto", choices=list(BACKEND_NAMES))
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seeds the weights, the synthetic data and the minibatch draws")
     parser.add_argument("--tolerance", type=float, default=1e-12,
                         help="largest absolute difference accepted (default 1e-12)")

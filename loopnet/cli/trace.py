@@ -3,6 +3,7 @@
 import argparse
 
 from loopnet.cli.common import int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import seed as seed_arg
 from loopnet.cli.common import weight_init as weight_init_arg
 from loopnet.errors import ConfigError
 from loopnet.memory import PY_FLOAT_BYTES, require_memory
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "(default he, so the numbers are readable; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
-    net.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    net.add_argument("--seed", type=seed_arg, default=DEFAULT_SEED,
                      help=f"seed of the initial weights (default {DEFAULT_SEED}: in the default "
                           "3-4-3 trace three of the four hidden neurons fire)")
     net.add_argument("--model", metavar="FILE",
