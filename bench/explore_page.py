@@ -4,8 +4,8 @@
 
 Each round opens every page in a fresh browser tab (pages interleaved), reads the page's own
 timing (performance.now() at the end of its first render, i.e. from navigation start; and the
-time of one 'one update' click: the SGD step over the minibatch plus the redraw), and prints the
-median and range over the rounds.
+time of one 'one update' click: the SGD step over the minibatch plus the redraw; and the redraw
+after clicking a hidden neuron), and prints the median and range over the rounds.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    results: dict[Path, dict[str, list[float]]] = {p: {"first": [], "step": []} for p in args.pages}
+    results: dict[Path, dict[str, list[float]]] = {p: {"first": [], "step": [], "select": []}
+                                               for p in args.pages}
     with sync_playwright() as manager:
         browser = manager.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         for _ in range(args.rounds):
@@ -36,10 +37,13 @@ def main() -> int:
                 results[path]["first"].append(page.evaluate("window.loopnetExplorer.timing.firstRender"))
                 page.click("#update")
                 results[path]["step"].append(page.evaluate("window.loopnetExplorer.timing.lastStep"))
+                page.click("#neuron-1-1")
+                results[path]["select"].append(page.evaluate("window.loopnetExplorer.timing.lastRender"))
                 page.close()
         browser.close()
     for path, r in results.items():
-        for key, label in (("first", "first render"), ("step", "one update + redraw")):
+        for key, label in (("first", "first render"), ("step", "one update + redraw"),
+                           ("select", "click a neuron (redraw)")):
             v = r[key]
             print(f"{path.name}: {label} median {statistics.median(v):.0f} ms "
                   f"(range {min(v):.0f}-{max(v):.0f} ms, {len(v)} rounds)")

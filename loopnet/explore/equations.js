@@ -303,6 +303,21 @@ const equations = (function () {
       return { equations: out, notes };
     }
 
+    // ΔW_{i,j} += λ·W_{i,j} of neuron j of layer l, added once after the minibatch
+    decay(l, j, before, after, lambda) {
+      const n_in = this.net.sizes[l - 1], n_out = this.net.sizes[l];
+      const W = this.net.params[2 * l - 2];
+      const out = [];
+      for (let i = 0; i < n_in; i++) {
+        const p = i * n_out + j;
+        const sub = `${i + 1},${j + 1}`;
+        const lhs = sym("ΔW", sub, l);
+        out.push(equation(lhs, [[lhs, "+", "λ", "·", sym("W", sub, l)],
+          [num(before[2 * l - 2][p]), "+", num(lambda), "·", num(W[p])]], after[2 * l - 2][p], true));
+      }
+      return out;
+    }
+
     // W ← W - η·ΔW and B ← B - η·ΔB of neuron j of layer l (the minibatch's gradient)
     update(l, j, grads, updated, lr) {
       const n_in = this.net.sizes[l - 1], n_out = this.net.sizes[l];

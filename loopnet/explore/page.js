@@ -30,6 +30,8 @@
   const work = { Z: buffers(), H: buffers(), dZ: buffers(), dH: buffers() };
   const state = { example: 0, selected: null, lr: data.lr, losses: [], steps: 0, showAll: false };
   let view = null;
+  let version = 0; // bumped whenever a parameter changes: the drawings of W are redone then
+  const drawn = { connections: null, weights: null, version: -1 };
 
   const $ = (id) => document.getElementById(id);
   const copy = (list) => list.map((b) => Float64Array.from(b));
@@ -69,9 +71,15 @@
     const batchGrads = net.params.map((p) => new Float64Array(p.length));
     const loss = kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params,
       batchGrads, sizes, net.activation, net.output, data.weight_decay, Z, H, dZ, dH);
+    let accumulated = null; // ΔW, ΔB over the minibatch before λ·W is added
+    if (data.weight_decay !== 0) {
+      accumulated = net.params.map((p) => new Float64Array(p.length));
+      kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params, accumulated,
+        sizes, net.activation, net.output, 0.0, Z, H, dZ, dH);
+    }
     const updated = copy(net.params);
     for (let p = 0; p < updated.length; p++) kernels.sgd_update(updated[p], batchGrads[p], state.lr);
-    view = { ex, losses, loss, batchGrads, updated };
+    view = { ex, losses, loss, batchGrads, accumulated, updated };
   }
 
   // ------------------------------------------------------------------------------ drawing
@@ -130,6 +138,7 @@
   }
 
   function connectionsSvg() {
+    if (drawn.version === version && drawn.connections !== null) return drawn.connections;
     let out = "";
     for (let l = 1; l <= L; l++) {
       const W = net.params[2 * l - 2], n_out = sizes[l];
@@ -141,6 +150,7 @@
           W[p] >= 0 ? POSITIVE : NEGATIVE, 0.15 + 0.6 * f);
       }
     }
+    drawn.connections = out;
     return out;
   }
 
@@ -193,6 +203,8 @@
         if (sizes[l] <= MAX_CIRCLE_LABELS) {
           const base = l === 0 ? "X" : l === L ? "A" : "H";
           out += `<text class="label" x="${x.toFixed(1)}" y="${(y + 4).toFixed(1)}">${base}<tspan class="sub" dy="3">${j + 1}</tspan></text>`;
+          const shown = l === L ? view.ex.Z[L - 1][j] : values[j]; // the score A under an output
+          out += `<text class="value" x="${x.toFixed(1)}" y="${(y + r + 12).toFixed(1)}">${equations.formatNumber(shown, 3)}</text>`;
         }
       }
       const [lx] = position(l, 0);
@@ -250,15 +262,10 @@
 
   // each hidden neuron's 784 incoming weights as a 28×28 picture (red > 0, blue < 0)
   const THUMB = 2, GAP = 4, COLUMNS = 10;
-  function drawWeightImages() {
-    if (!big || L < 2) return;
+  function weightPictures(width, height) {
     const n = sizes[1], W = net.params[0];
-    const canvas = $("weights");
     const cell = side * THUMB + GAP;
-    canvas.width = COLUMNS * cell;
-    canvas.height = Math.ceil(n / COLUMNS) * cell;
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(canvas.width, canvas.height);
+    const img = new ImageData(width, height);
     img.data.fill(255);
     for (let j = 0; j < n; j++) {
       let top = 1e-12;
@@ -271,7 +278,7 @@
         for (let dy = 0; dy < THUMB; dy++) {
           for (let dx = 0; dx < THUMB; dx++) {
             const px = ox + (i % side) * THUMB + dx, py = oy + Math.floor(i / side) * THUMB + dy;
-            const q = 4 * (py * canvas.width + px);
+            const q = 4 * (py * width + px);
             img.data[q] = red;
             img.data[q + 1] = c;
             img.data[q + 2] = blue;
@@ -279,7 +286,20 @@
         }
       }
     }
-    ctx.putImageData(img, 0, 0);
+    return img;
+  }
+
+  function drawWeightImages() {
+    if (!big || L < 2) return;
+    const canvas = $("weights");
+    const cell = side * THUMB + GAP;
+    canvas.width = COLUMNS * cell;
+    canvas.height = Math.ceil(sizes[1] / COLUMNS) * cell;
+    if (drawn.version !== version || drawn.weights === null) {
+      drawn.weights = weightPictures(canvas.width, canvas.height); // only when W changed
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.putImageData(drawn.weights, 0, 0);
     const sel = state.selected;
     if (sel && sel.l === 1) {
       ctx.strokeStyle = "#f59e0b";
@@ -361,6 +381,14 @@
         else html += equationBlock([...w.sendBack(l, j, ex), ...w.gate(l, j, ex)], "backward");
         const acc = w.accumulate(l, j, ex);
         html += listed(acc.equations, acc.notes);
+        if (view.accumulated) {
+          html += `<h3>weight decay, added once after the minibatch</h3>`;
+          const decay = w.decay(l, j, view.accumulated, view.batchGrads, data.weight_decay);
+          html += equationBlock(state.showAll ? decay : decay.slice(0, LISTED_ACCUMULATIONS));
+          if (!state.showAll && decay.length > LISTED_ACCUMULATIONS) {
+            html += `<div class="note">… ${decay.length - LISTED_ACCUMULATIONS} more (show all)</div>`;
+          }
+        }
         html += `<h3>update after the minibatch (SGD, η = ${equations.formatNumber(state.lr, PRECISION)})</h3>`;
         const updates = w.update(l, j, view.batchGrads, view.updated, state.lr);
         html += state.showAll || updates.length <= LISTED_ACCUMULATIONS + 1 ? equationBlock(updates)
@@ -383,6 +411,7 @@
     drawWeightImages();
     drawPanel();
     drawLossChart();
+    drawn.version = version;
     api.timing.lastRender = performance.now() - t0;
   }
 
@@ -414,12 +443,13 @@
       state.losses.push(loss);
       state.steps += 1;
     }
+    version += 1;
     recompute();
     api.timing.lastStep = performance.now() - t0;
   }
 
-  function setWeight(l, i, j, value) { net.params[2 * l - 2][i * sizes[l] + j] = value; recompute(); }
-  function setBias(l, j, value) { net.params[2 * l - 1][j] = value; recompute(); }
+  function setWeight(l, i, j, value) { net.params[2 * l - 2][i * sizes[l] + j] = value; version += 1; recompute(); }
+  function setBias(l, j, value) { net.params[2 * l - 1][j] = value; version += 1; recompute(); }
   function setInput(n, i, value) { X[n * sizes[0] + i] = value; recompute(); }
 
   function reset() {
@@ -427,6 +457,7 @@
     X.set(data.X);
     state.losses = [];
     state.steps = 0;
+    version += 1;
     recompute();
   }
 
