@@ -35,6 +35,7 @@ _TEMP_NAME = re.compile(r"\.loopnet-(\d+)-[0-9a-f]{12}(?:\.tmp|\.d)$")
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000  # Linux <fcntl.h>
+_ST_RDONLY = getattr(os, "ST_RDONLY", 1)  # PyPy 3.9's os lacks it; 1 on Linux and the BSDs
 _NO_LINK_DEVICES: set[int] = set()  # file systems where an O_TMPFILE file could not be linked
 # errors of writing the handle, as opposed to whatever else the body of atomic_output does
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG, errno.EACCES,
@@ -148,7 +149,7 @@ def check_output_target(path: PathLike, inputs: Iterable[PathLike] = (),
             raise OutputFileError(f"{label}: {directory} is not a directory")
         raise OutputFileError(f"{label}: directory {directory} does not exist")
     try:
-        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+        read_only = bool(os.statvfs(directory).f_flag & _ST_RDONLY)
     except OSError:
         read_only = False
     if read_only:
