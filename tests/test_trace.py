@@ -156,7 +156,7 @@ def test_markdown_and_latex_render_equations(capsys):
     tex = run_cli(capsys, "--format", "latex", "--sizes", "3,20,3")
     assert tex.startswith("\\documentclass{article}") and tex.rstrip().endswith("\\end{document}")
     assert "\\Delta W_{1,1}^{(1)} &\\leftarrow" in tex
-    assert "\\#0" in tex and "&\\qquad +" in tex  # escaped title, long sums broken
+    assert "\\#1" in tex and "&\\qquad +" in tex  # escaped title, long sums broken
 
 
 def test_sigmoid_tanh_and_identity_gates_are_written_out(capsys):
