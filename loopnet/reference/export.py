@@ -258,8 +258,11 @@ def _read_torch(path: Path) -> tuple[dict, dict | None]:
     size = strict_json.regular_file_size(path, "PyTorch file")
     require_memory(3 * size, f"reading {path} ({size} bytes)", ModelFileError)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
+        try:
+            with zipfile.ZipFile(path) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise ModelFileError(f"{path} is not a PyTorch state_dict file: {exc}") from None
         require_memory(declared, f"reading {path} (members declare {declared} bytes)",
                        ModelFileError)
     data = path.read_bytes()
