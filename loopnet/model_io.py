@@ -1,11 +1,15 @@
 """Models as versioned JSON (never pickle), written atomically.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"format": "loopnet-model", "version": 1,
-     "sizes": [784, 50, 10], "activation": "relu", "output": "softmax", "weight_decay": 0.0,
+    {"format": "loopnet-model", "version": 2,
+     "sizes": [784, 50, 10], "activation": "relu", "output": "softmax",
+     "loss": "cross_entropy", "log_guard": 1e-07, "weight_decay": 0.0,
      "params": {"W1": [[...n_out floats...] x n_in rows], "b1": [...], ...},
      "metadata": {...free-form: data, epochs, accuracy...}}
+
+Version 1 files (no "loss", no "log_guard": softmax or identity with its default loss and the
+1e-7 guard) still load; version 2 requires both keys.
 
 Floats are written with Python's shortest round-trip repr, so loading gives back the same bits.
 """
@@ -20,10 +24,11 @@ from pathlib import Path
 from loopnet import strict_json
 from loopnet.atomic import write_file_atomic
 from loopnet.errors import LoopnetError, ModelFileError
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
+from loopnet.network import ACTIVATIONS, DEFAULT_LOG_GUARD, LOSSES, OUTPUTS, MultiLayerNet
 
 FORMAT = "loopnet-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def write_atomic(path: str | os.PathLike, text: str, inputs: Iterable[str | os.PathLike] = ()
@@ -58,10 +63,14 @@ def load_model_dict(path: str | os.PathLike) -> dict:
     data = strict_json.read(path, "model file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a loopnet model file (no \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
-        raise ModelFileError(f"{path} has model format version {data.get('version')!r}; "
-                             f"this loopnet reads version {VERSION}")
-    for key in ("sizes", "activation", "output", "params"):
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise ModelFileError(f"{path} has model format version {version!r}; this loopnet reads "
+                             f"versions {', '.join(map(str, READABLE_VERSIONS))}")
+    required = ("sizes", "activation", "output", "params")
+    if version >= 2:
+        required += ("loss", "log_guard")
+    for key in required:
         if key not in data:
             raise ModelFileError(f"model file {path} lacks {key!r}")
     check_fields(path, data)
@@ -71,13 +80,16 @@ def load_model_dict(path: str | os.PathLike) -> dict:
 
 def check_fields(path: str | os.PathLike, data: dict) -> None:
     """Every field of the right JSON type: an integer version (not 1.0 or true), names as
-    strings, λ a number (not "0.5"), metadata an object."""
+    strings, λ and the log guard numbers (not "0.5"), metadata an object."""
     where = f"model file {path}:"
     strict_json.integer(data["version"], f"{where} version")
     strict_json.string(data["activation"], f"{where} activation", ACTIVATIONS)
     strict_json.string(data["output"], f"{where} output", OUTPUTS)
-    if "weight_decay" in data:
-        strict_json.number(data["weight_decay"], f"{where} weight_decay")
+    if "loss" in data and data["loss"] is not None:
+        strict_json.string(data["loss"], f"{where} loss", LOSSES)
+    for key in ("weight_decay", "log_guard"):
+        if key in data:
+            strict_json.number(data[key], f"{where} {key}")
     if not isinstance(data.get("metadata", {}), dict):
         raise ModelFileError(f"{where} metadata must be an object")
 
@@ -87,6 +99,8 @@ def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
     data = load_model_dict(path)
     try:
         net = MultiLayerNet(data["sizes"], activation=data["activation"], output=data["output"],
+                            loss=data.get("loss"),
+                            log_guard=data.get("log_guard", DEFAULT_LOG_GUARD),
                             weight_decay=data.get("weight_decay", 0.0), backend=backend)
         net.set_params(data["params"])
     except LoopnetError as exc:

@@ -5,10 +5,16 @@ import math
 import sys
 
 from loopnet.backends import BACKEND_NAMES
-from loopnet.cli.common import check_writable, data_input_files, seed
+from loopnet.cli.common import (
+    add_output_arguments,
+    check_writable,
+    data_input_files,
+    output_options,
+    seed,
+)
 from loopnet.errors import BackendError, ConfigError
 from loopnet.memory import require_memory
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
+from loopnet.network import ACTIVATIONS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
 
 HELP = ("compare every layer's values, the loss, the gradients and the updated parameters with "
@@ -37,9 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="784,50,10",
                         help="layer widths, input first (default 784,50,10)")
     parser.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
-    parser.add_argument("--output", default="softmax", choices=list(OUTPUTS),
-                        help="softmax + cross-entropy, or identity + squared error on one-hot "
-                             "teachers")
+    add_output_arguments(parser)  # sigmoid and identity outputs get one-hot teacher rows
     parser.add_argument("--init", "--weight-init", dest="weight_init", default="0.01",
                         help="std of the normal init, or he, xavier, uniform (default 0.01; "
                              "--weight-init is an alias)")
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.lr is not None and not (args.lr > 0.0 and math.isfinite(args.lr)):
         raise ConfigError(f"--lr must be positive, got {args.lr}")
     check_writable(args.json, "--json", inputs=data_input_files(args.data))
-    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(sizes, activation=args.activation, **output_options(args),
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)
     train, _ = load_data(args.data, seed=args.seed)
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     require_memory(max(args.steps, 1) * args.batch_size * 8 * (sizes[0] + sizes[-1] + 1),
                    f"--steps {args.steps} with --batch-size {args.batch_size}")
     batches, chosen = compare.select_batches(train, args.batch_size, args.steps, args.seed,
-                                             one_hot=args.output == "identity", n_out=sizes[-1])
+                                             one_hot=args.output != "softmax", n_out=sizes[-1])
     config = {"data": str(args.data), "batch_size": args.batch_size, "seed": args.seed,
               "weight_init": args.weight_init,
               "minibatch": f"Rng({args.seed}).choice({len(train)}, {args.batch_size}), one call per step",
@@ -109,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
                                       lr=args.lr, against=against, tolerance=args.tolerance,
                                       config=config)
     steps = f"{args.steps} step{'' if args.steps == 1 else 's'}"
-    print(f"loopnet compare: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
+    print(f"loopnet compare: {'-'.join(map(str, sizes))} {args.activation}/{args.output}"
+          f"+{net.loss_name} g={net.log_guard:g}, "
           f"λ={args.weight_decay:g}, {args.optimizer} lr={result.config['lr']:g}, {steps}, "
           f"batch {args.batch_size} of {args.data}, backend {net.backend.name}")
     print(f"minibatches: {config['minibatch']}\n")

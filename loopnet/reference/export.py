@@ -5,15 +5,17 @@ Formats (every one round-trips bit for bit, float64 throughout):
 ``npz``
     ``np.savez`` archive of arrays named like the book's params: ``W1`` (n_in, n_out), ``b1``
     (n_out,), ``W2``, ...; plus ``loopnet``, a 0-d string array holding the JSON object
-    ``{"sizes", "activation", "output", "weight_decay", "metadata"}``.  Loads with
+    ``{"sizes", "activation", "output", "loss", "log_guard", "weight_decay", "metadata"}``.  Loads with
     ``np.load(path)`` (no pickle needed).
 ``torch``
     ``torch.save`` of the ``state_dict`` of the ``nn.Sequential`` built by
     `loopnet.reference.torch_net.build_sequential` (Linear layers at indices 0, 2, 4, ...;
-    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  The configuration travels in the
-    state_dict's ``_metadata["loopnet"]`` (``{"config": <the JSON above>, "sha256": ...}``),
-    which ``load_state_dict`` ignores and ``torch.load(weights_only=True)`` keeps.  A
-    state_dict from elsewhere has none: importing it needs ``--activation`` and ``--output``.
+    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  The configuration (activation,
+    output, loss, log guard, λ) travels in the state_dict's ``_metadata["loopnet"]``
+    (``{"config": <the JSON above>}``), which ``load_state_dict`` ignores and
+    ``torch.load(weights_only=True)`` keeps.  A state_dict from elsewhere has none: importing it
+    needs ``--activation`` and ``--output`` (the loss then defaults to the output's, the guard
+    to 1e-7, λ to 0).
 ``json``
     ``{"W1": [[...n_out floats] x n_in rows], "b1": [...], ..., "loopnet": {...as for npz}}``,
     floats in Python's shortest round-trip form.  Importing also accepts loopnet model files.
@@ -44,7 +46,7 @@ from loopnet.errors import BackendError, LoopnetError, ModelFileError
 from loopnet.memory import require_memory
 from loopnet.model_io import FORMAT as MODEL_FORMAT
 from loopnet.model_io import load_model_dict
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
+from loopnet.network import ACTIVATIONS, DEFAULT_LOG_GUARD, LOSSES, OUTPUTS, MultiLayerNet
 
 FORMATS = ("npz", "torch", "json")
 SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json"}
@@ -350,6 +352,10 @@ def _checked_config(config: dict, path: Path, params: dict, sizes: list[int]) ->
     strict_json.string(config["activation"], f"{where} activation", ACTIVATIONS)
     strict_json.string(config["output"], f"{where} output", OUTPUTS)
     strict_json.number(config["weight_decay"], f"{where} weight_decay")
+    if config.get("loss") is not None:
+        strict_json.string(config["loss"], f"{where} loss", LOSSES)
+    if "log_guard" in config:
+        strict_json.number(config["log_guard"], f"{where} log_guard")
     if not isinstance(config.get("metadata", {}), dict):
         raise ModelFileError(f"{where} metadata must be an object")
     if "sha256" in config:
@@ -362,13 +368,15 @@ def _checked_config(config: dict, path: Path, params: dict, sizes: list[int]) ->
 
 def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
                    activation: str | None = None, output: str | None = None,
-                   weight_decay: float | None = None,
+                   weight_decay: float | None = None, loss: str | None = None,
+                   log_guard: float | None = None,
                    backend: str = "python") -> tuple[MultiLayerNet, dict]:
     """A network holding the weights of `path`, and the metadata stored with them.
 
-    activation / output / weight_decay override the stored configuration.  A file without one
-    (a state_dict saved by PyTorch itself, a hand-written JSON) needs `activation` and
-    `output`; its λ defaults to 0.
+    activation / output / loss / log_guard / weight_decay override the stored configuration
+    (a stored loss is kept only with its stored output).  A file without one (a state_dict
+    saved by PyTorch itself, a hand-written JSON) needs `activation` and `output`; its loss
+    defaults to the output's, its guard to 1e-7, its λ to 0.
     """
     params, config, fmt = read_weights(path, fmt)
     sizes = _sizes_from(params, Path(path))
@@ -384,6 +392,9 @@ def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
             sizes,
             activation=activation or config["activation"],
             output=output or config["output"],
+            loss=loss or (config.get("loss") if output is None else None),
+            log_guard=config.get("log_guard", DEFAULT_LOG_GUARD) if log_guard is None
+            else log_guard,
             weight_decay=config["weight_decay"] if weight_decay is None else weight_decay,
             backend=backend)
         net.set_params(params)
