@@ -36,11 +36,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopnet import __version__, kernels, optimizers
+from loopnet import __version__, kernels, optimizers, strict_json
 from loopnet import rng as rng_module
+from loopnet.atomic import atomic_directory
 from loopnet.backends.python_backend import PythonBackend
 from loopnet.data.dataset import Dataset
 from loopnet.errors import DataError
+from loopnet.memory import require_memory
 from loopnet.model_io import write_atomic
 from loopnet.network import (
     ACTIVATIONS,
@@ -615,18 +617,14 @@ def _write_json(path: Path, value: dict) -> None:
 
 def export_cases(directory: str | os.PathLike) -> list[str]:
     """Write every case and index.json into `directory` (created if missing); the case names."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConformanceError(f"cannot create {directory}: {exc.strerror or exc}") from None
     cases = build_cases()
-    for case in cases:
-        _write_json(directory / f"{case['name']}.json", case)
-    index = {"format": FORMAT, "version": VERSION, "generator": f"loopnet {__version__}",
-             "cases": [{"name": c["name"], "file": f"{c['name']}.json", "kind": c["kind"],
-                        "tolerance": c["tolerance"]["mode"]} for c in cases]}
-    _write_json(directory / INDEX, index)
+    with atomic_directory(directory) as staging:  # the whole set appears at once, or nothing
+        for case in cases:
+            _write_json(staging / f"{case['name']}.json", case)
+        index = {"format": FORMAT, "version": VERSION, "generator": f"loopnet {__version__}",
+                 "cases": [{"name": c["name"], "file": f"{c['name']}.json", "kind": c["kind"],
+                            "tolerance": c["tolerance"]["mode"]} for c in cases]}
+        _write_json(staging / INDEX, index)
     return [c["name"] for c in cases]
 
 
@@ -641,16 +639,22 @@ class _WrittenInt(int):
         return value
 
 
+def _is_int(value) -> bool:
+    """A JSON integer (not a double such as 2.0, not true)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def parse_result(text: str):
     """JSON text as `check_case` needs it: integers remember how they were written."""
     return json.loads(text, parse_int=_WrittenInt)
 
 
 def _read_json(path: Path, what: str) -> dict:
-    try:
+    size = strict_json.regular_file_size(path, what, ConformanceError)  # not a FIFO or device
+    require_memory(strict_json.JSON_EXPANSION * size, f"reading {what} {path} ({size} bytes)",
+                   ConformanceError)
+    try:  # NaN and Infinity are read, so that `check` can say "got NaN"
         data = parse_result(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConformanceError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConformanceError(f"cannot read {what} {path}: {exc}") from None
     if not isinstance(data, dict):
@@ -661,7 +665,7 @@ def _read_json(path: Path, what: str) -> dict:
 def _format_problem(data: dict, fmt: str) -> str | None:
     """What is wrong with a file's format and version, in words, or None."""
     found_format, found_version = data.get("format"), data.get("version")
-    if found_format == fmt and isinstance(found_version, _WrittenInt) and found_version == VERSION:
+    if found_format == fmt and _is_int(found_version) and found_version == VERSION:
         return None
     return (f"found format {_short(found_format)} version {_short(found_version)}, "
             f"expected {fmt!r} version {VERSION}")
@@ -693,23 +697,19 @@ def run_reference(cases_dir: str | os.PathLike, results_dir: str | os.PathLike,
     """Act as a port: run every case with the Python reference and write its results, with the
     host's libm or (`transcript`) answering libm calls from each case's transcript."""
     cases = load_cases(cases_dir)
-    results_dir = Path(results_dir)
-    try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConformanceError(f"cannot create {results_dir}: {exc.strerror or exc}") from None
-    for case in cases:
-        result = {"format": RESULT_FORMAT, "version": VERSION, "case": case["name"],
-                  "libm": "transcript" if transcript else "own"}
-        if transcript:
-            libm = _Transcript(case.get("libm", {}))
-            with using_libm(libm):
+    with atomic_directory(results_dir) as staging:  # the whole set appears at once, or nothing
+        for case in cases:
+            result = {"format": RESULT_FORMAT, "version": VERSION, "case": case["name"],
+                      "libm": "transcript" if transcript else "own"}
+            if transcript:
+                libm = _Transcript(case.get("libm", {}))
+                with using_libm(libm):
+                    output = run_case(case)
+                result["libm_misses"] = libm.misses()
+            else:
                 output = run_case(case)
-            result["libm_misses"] = libm.misses()
-        else:
-            output = run_case(case)
-        result["output"] = output
-        _write_json(results_dir / f"{case['name']}.json", result)
+            result["output"] = output
+            _write_json(staging / f"{case['name']}.json", result)
     return len(cases)
 
 
@@ -924,7 +924,7 @@ def _header_problem(result: dict, name: str) -> str | None:
     if libm == "own":
         return "result: \"libm_misses\" belongs to transcript mode" if misses is not None else None
     if not (isinstance(misses, dict) and set(misses) == {"count", "calls"}
-            and type(misses["count"]) is _WrittenInt and isinstance(misses["calls"], list)):
+            and _is_int(misses["count"]) and isinstance(misses["calls"], list)):
         return ("result: transcript mode needs \"libm_misses\": {\"count\": <int>, "
                 "\"calls\": [[function, argument hex...], ...]}")
     return None
