@@ -411,6 +411,25 @@ def gather_batch(pixel_start, pixel_index, pixel_value, labels, indices, batch, 
     row_start[batch] = count
 
 
+def gather_rows(value_start, value_index, value, labels, indices, batch, n_out, row_start,
+                input_index, input_value, T, batch_labels):
+    """gather_batch for float features: the sparse rows X_i of each chosen example as stored
+    (no 1/255), T one-hot rows, batch_labels."""
+    count = 0
+    for n in range(batch):
+        example = indices[n]
+        row_start[n] = count
+        for q in range(value_start[example], value_start[example + 1]):
+            input_index[count] = value_index[q]
+            input_value[count] = value[q]
+            count += 1
+        for k in range(n_out):
+            T[n * n_out + k] = 0.0
+        T[n * n_out + labels[example]] = 1.0
+        batch_labels[n] = labels[example]
+    row_start[batch] = count
+
+
 # ---------------------------------------------------------------------------------------------
 # Updates, once per minibatch.  p: parameters, g: gradients (with λ·W already added), (n)
 # ---------------------------------------------------------------------------------------------

@@ -89,3 +89,22 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                              "auto (default): numba when installed")
     parser.add_argument("--parallel", action="store_true",
                         help="numba only: split each minibatch across cores")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--label-column and --label-map, for float data files (.npz, .csv, .mat)."""
+    parser.add_argument("--label-column", metavar="COLUMN",
+                        help=".csv only: the label's column, a 0-based index (negative from the "
+                             "end) or a header name (default: the last column)")
+    parser.add_argument("--label-map", metavar="LABELS",
+                        help="the file's labels in class order, as a range 1..10 or a list "
+                             "10,1,2: class c is the c-th label (ex4's 1..10: --label-map 1..10, "
+                             "class 9 is label 10, the digit 0); default: labels are 0..K-1")
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of load_data given by --label-column and --label-map."""
+    from loopnet.data.labels import parse_label_map
+
+    label_map = parse_label_map(args.label_map) if args.label_map else None
+    return {"label_column": args.label_column, "label_map": label_map}

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from loopnet.backends import BACKEND_NAMES
+from loopnet.cli.common import add_data_arguments, data_options
 from loopnet.errors import BackendError, ConfigError
 from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
@@ -49,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="optimizer steps before comparing the parameters (default 1)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--data", default="synthetic",
-                        help="synthetic, mnist, or a directory of the four MNIST IDX files")
+                        help="synthetic, mnist, a directory of the four MNIST IDX files, or a "
+                             ".npz, .csv or .mat file of float features")
+    add_data_arguments(parser)
     parser.add_argument("--against", default="numpy,torch",
                         help="comma list of oracles: numpy, torch (default both)")
     parser.add_argument("--backend", default="auto", choices=list(BACKEND_NAMES))
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)
-    train, _ = load_data(args.data, seed=args.seed)
+    train, _ = load_data(args.data, seed=args.seed, **data_options(args))
     if train.n_features != sizes[0]:
         raise ConfigError(f"--sizes starts with {sizes[0]} inputs but {args.data} examples have "
                           f"{train.n_features} values")

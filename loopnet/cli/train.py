@@ -6,8 +6,10 @@ import sys
 import time
 
 from loopnet.cli.common import (
+    add_data_arguments,
     add_network_arguments,
     check_writable,
+    data_options,
     int_list,
     positive_float,
     positive_int,
@@ -21,7 +23,11 @@ HELP = "train a network on digits (embedded synthetic set by default) and report
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="synthetic",
                         help="'synthetic' (default, generated and cached), 'mnist' (download), "
-                             "or a directory with the 4 MNIST IDX files")
+                             "a directory with the 4 MNIST IDX files, or float features in a "
+                             ".npz (X, y[, X_test, y_test]), .csv or .mat (X, y) file")
+    parser.add_argument("--test-data", metavar="FILE",
+                        help="float data only: the test set, in a file of the same kind")
+    add_data_arguments(parser)
     parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
                         help="hidden layer widths (default 50)")
     parser.add_argument("--init", type=weight_init, default=0.01,
@@ -43,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loopnet.data import load_data
+    from loopnet.data.labels import describe as describe_labels
     from loopnet.model_io import save_model, write_atomic
     from loopnet.network import MultiLayerNet
     from loopnet.optimizers import make_optimizer
@@ -55,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
         from loopnet.plot import require_matplotlib
 
         require_matplotlib()
-    train, test = load_data(args.data, seed=args.seed)
+    train, test = load_training_data(args)
     if args.limit:
-        train, test = train.head(args.limit), test.head(args.limit)
+        train = train.head(args.limit)
+        test = test.head(args.limit) if test is not None else None
     sizes = [train.n_features, *args.hidden, train.n_classes]
     net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
@@ -69,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     mode = f"{net.backend.name}{' parallel' if args.parallel else ''}"
     print(f"loopnet train: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
           f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, backend {mode}; "
-          f"data {args.data}: {len(train)} train / {len(test)} test", flush=True)
+          f"data {args.data}: {len(train)} train / {len(test) if test else 0} test", flush=True)
+    if args.label_map:
+        print(f"labels: {describe_labels(data_options(args)['label_map'])}", flush=True)
     if net.backend.name == "numba":
         _warm_up(trainer, args.quiet)
 
@@ -95,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             bar = None
         results.append(result)
         print(f"epoch {result.epoch:3d}  step {result.steps:6d}  loss {result.loss:.4f}  "
-              f"train acc {result.train_acc:.4f}  test acc {result.test_acc:.4f}  "
+              f"train acc {result.train_acc:.4f}  test acc {_acc(result.test_acc)}  "
               f"{result.epoch_train_seconds:.2f} s train + {result.eval_seconds:.2f} s eval",
               flush=True)
 
@@ -105,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
     last = results[-1]
     print(f"done: {last.steps} steps in {last.train_seconds:.2f} s of training "
           f"({1000 * last.train_seconds / last.steps:.3f} ms/step); "
-          f"test accuracy {last.test_acc:.4f}")
+          f"test accuracy {_acc(last.test_acc)}")
     meta = {"data": args.data, "steps": last.steps, "optimizer": args.optimizer, "lr": args.lr,
             "batch_size": args.batch_size, "seed": args.seed, "test_acc": last.test_acc,
-            "train_acc": last.train_acc}
+            "train_acc": last.train_acc, "label_map": data_options(args)["label_map"]}
     if args.metrics:
         lines = [json.dumps({**r.as_dict(), "backend": mode}) for r in results]
         write_atomic(args.metrics, "\n".join(lines) + "\n")
@@ -120,6 +129,36 @@ def run(args: argparse.Namespace) -> int:
         save_model(net, args.save, meta)
         print(f"saved model to {args.save}")
     return 0
+
+
+def load_training_data(args: argparse.Namespace) -> tuple:
+    """(train, test or None) from --data, --test-data, --label-column and --label-map."""
+    from loopnet.data import load_data, load_feature_file
+    from loopnet.errors import ConfigError
+
+    options = data_options(args)
+    train, test = load_data(args.data, seed=args.seed, **options)
+    if args.test_data:
+        if not train.is_float:
+            raise ConfigError("--test-data is for float data files; --data "
+                              f"{args.data} has its own test set")
+        if test is not None:
+            raise ConfigError(f"--data {args.data} already holds X_test, y_test; drop --test-data")
+        test, extra = load_feature_file(args.test_data, **options)
+        if extra is not None:
+            raise ConfigError(f"--test-data {args.test_data} holds X_test too; give one set")
+        if test.n_features != train.n_features:
+            raise ConfigError(f"--test-data examples have {test.n_features} features, "
+                              f"--data ones {train.n_features}")
+    if test is not None and test.n_classes != train.n_classes:  # no map: K from each file
+        n_classes = max(train.n_classes, test.n_classes)
+        train, test = (type(d)(d.pixels, d.labels, d.n_features, n_classes, d.image_shape,
+                               d.features) for d in (train, test))
+    return train, test
+
+
+def _acc(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _warm_up(trainer, quiet: bool) -> None:
