@@ -1,4 +1,5 @@
 """MultiLayerNet and TwoLayerNet: the book's API over the per-neuron loops of `loopnet.kernels`."""
+from __future__ import annotations
 
 import math
 from collections.abc import Sequence
@@ -57,15 +58,46 @@ def weight_init_std(weight_init, n_in: int, n_out: int) -> float:
     return float(weight_init)
 
 
+def fixed_uniform_init(weight_init) -> tuple[float, bool] | None:
+    """(ε, biases too) of a ``"uniform:EPS"`` or ``"uniform:EPS:bias"`` init, None for other
+    inits; ConfigError for a malformed one.  Coursera ex4's randInitializeWeights is
+    ``"uniform:0.12:bias"`` (its Θ holds the bias column, drawn like the rest)."""
+    if not isinstance(weight_init, str) or not weight_init.startswith("uniform:"):
+        return None
+    parts = weight_init.split(":")
+    try:
+        eps = float(parts[1])
+    except ValueError:
+        eps = math.nan
+    if len(parts) > 3 or (len(parts) == 3 and parts[2] != "bias") or not (
+            0 < eps < 1e300 and math.isfinite(eps)):
+        raise ConfigError(f"weight_init {weight_init!r}: write uniform:EPS or uniform:EPS:bias "
+                          "with EPS a positive number (ex4: uniform:0.12:bias)")
+    return eps, len(parts) == 3
+
+
 def init_params(sizes: Sequence[int], weight_init, seed: int) -> list[list[float]]:
     """[W1, B1, W2, B2, ...] as flat lists, W drawn row-major from Rng(seed), B = 0.
 
-    Normal schemes: W_{i,j} = σ · normal(); uniform: W_{i,j} = ε · (2 · uniform() - 1).
+    Normal schemes: W_{i,j} = σ · normal(); uniform: W_{i,j} = ε · (2 · uniform() - 1), with
+    ε = √6/√(n_in + n_out), or the given ε of "uniform:EPS".  "uniform:EPS:bias" draws each
+    layer's B_j the same way, right after its W.
     """
+    fixed = fixed_uniform_init(weight_init)
+    if fixed is not None:
+        eps, with_bias = fixed
+        rng = Rng(seed)
+        tensors = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            tensors.append([eps * (2.0 * rng.uniform() - 1.0) for _ in range(n_in * n_out)])
+            tensors.append([eps * (2.0 * rng.uniform() - 1.0) for _ in range(n_out)]
+                           if with_bias else [0.0] * n_out)
+        return tensors
     if isinstance(weight_init, str):
         if weight_init not in WEIGHT_INITS:
             raise ConfigError(
-                f"unknown weight_init {weight_init!r} (a number, or one of {', '.join(WEIGHT_INITS)})"
+                f"unknown weight_init {weight_init!r} (a number, one of {', '.join(WEIGHT_INITS)}, "
+                "or uniform:EPS[:bias])"
             )
     elif isinstance(weight_init, bool) or not isinstance(weight_init, (int, float)) or not (
         weight_init > 0 and weight_init < 1e300 and math.isfinite(weight_init)

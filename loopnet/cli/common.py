@@ -49,8 +49,16 @@ def int_list(text: str) -> list[int]:
 
 
 def weight_init(text: str):
-    """A positive std such as 0.01, or a scheme name: he, xavier, uniform."""
+    """A positive std such as 0.01, a scheme name (he, xavier, uniform), or uniform:EPS[:bias]."""
     if text in ("he", "xavier", "uniform"):
+        return text
+    if text.startswith("uniform:"):
+        from loopnet.network import fixed_uniform_init
+
+        try:
+            fixed_uniform_init(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return text
     try:
         value = float(text)

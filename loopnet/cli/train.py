@@ -31,14 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
                         help="hidden layer widths (default 50)")
     parser.add_argument("--init", type=weight_init, default=0.01,
-                        help="weight init: a std (default 0.01, the book's) or he, xavier, uniform")
+                        help="weight init: a std (default 0.01, the book's), he, xavier, uniform, or "
+                             "uniform:EPS[:bias] (ε; ':bias' draws biases too; ex4: uniform:0.12:bias)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs of n_train/batch steps (default 5)")
     length.add_argument("--iters", type=positive_int, help="total training steps instead of epochs")
     parser.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
     parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate η (default 0.1)")
-    parser.add_argument("--optimizer", choices=["sgd", "momentum", "adagrad", "adam"], default="sgd",
-                        help="update rule (default sgd)")
+    parser.add_argument("--optimizer", choices=["sgd", "momentum", "adagrad", "adam", "cg", "lbfgs"],
+                        default="sgd",
+                        help="update rule (default sgd); cg, lbfgs: SciPy's line-search "
+                             "optimizers on the whole training set, --iters iterations (ex4's "
+                             "fmincg; needs loopnet[mat])")
     add_network_arguments(parser)
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="use only the first N training and N test examples")
@@ -69,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
                         backend=args.backend, parallel=args.parallel)
+    if args.optimizer in ("cg", "lbfgs"):
+        from loopnet.cli.full_batch import run_full_batch
+
+        return run_full_batch(args, net, train, test)
     optimizer = make_optimizer(args.optimizer, args.lr)
     trainer = Trainer(net, optimizer, train, test, batch_size=args.batch_size, seed=args.seed)
     epochs = None if args.iters else (args.epochs or 5)
