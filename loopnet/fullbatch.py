@@ -70,6 +70,7 @@ def minimize(net: MultiLayerNet, data: Dataset, method: str = "cg", iters: int =
         from scipy.optimize import minimize as scipy_minimize
     except ImportError:
         raise BackendError(f"--optimizer {method} needs SciPy: pip install loopnet[mat]") from None
+    net.check_trainable()
     rows, T, count = full_batch(net, data)
     sizes = [len(net.params[name]) for name in net.names]
     python_lists = net.backend.name == "python"

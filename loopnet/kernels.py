@@ -26,6 +26,7 @@ import math
 RELU = 0
 SIGMOID = 1
 TANH = 2
+STEP = 3  # the perceptron's threshold: forward only (its derivative is 0 wherever it exists)
 SOFTMAX = 0
 IDENTITY = 1
 
@@ -188,14 +189,22 @@ def tanh_backward(h, dh, dz, n):
         dz[j] = dh[j] * (1.0 - h[j] * h[j])
 
 
+def step_forward(z, h, n):
+    # y = 1 if Σ_i x_i·w_i + b > 0 else 0   (the perceptron; here H_j = 1 if Z_j > 0 else 0)
+    for j in range(n):
+        h[j] = 1.0 if z[j] > 0.0 else 0.0
+
+
 def activation_forward(activation, z, h, n):
     """Dispatch on the activation code."""
     if activation == RELU:
         relu_forward(z, h, n)
     elif activation == SIGMOID:
         sigmoid_forward(z, h, n)
-    else:
+    elif activation == TANH:
         tanh_forward(z, h, n)
+    else:
+        step_forward(z, h, n)
 
 
 def activation_backward(activation, z, h, dh, dz, n):

@@ -10,6 +10,8 @@ from loopnet.errors import ConfigError, DataError, ShapeError
 from loopnet.rng import Rng
 
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
+# activations with no usable derivative: a network with one predicts, and refuses to train
+FORWARD_ONLY_ACTIVATIONS = {"step": kernels.STEP}
 OUTPUTS = {"softmax": kernels.SOFTMAX, "identity": kernels.IDENTITY}
 WEIGHT_INITS = ("he", "xavier", "uniform")
 NUMERICAL_H = 1e-4  # central-difference step of the book's numerical_gradient
@@ -29,8 +31,9 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
 def check_config(sizes: Sequence[int], activation: str, output: str,
                  weight_decay: float) -> tuple[list[int], float]:
     """Validated (sizes, weight_decay) of a network; ConfigError names what is wrong."""
-    if activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if activation not in ACTIVATIONS and activation not in FORWARD_ONLY_ACTIVATIONS:
+        names = ", ".join([*ACTIVATIONS, *FORWARD_ONLY_ACTIVATIONS])
+        raise ConfigError(f"unknown activation {activation!r} (choose from {names})")
     if output not in OUTPUTS:
         raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
     try:
@@ -164,7 +167,7 @@ class MultiLayerNet:
             b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
         )
         self._active = b.index_buffer(max(self.sizes[1:-1], default=1))
-        self._activation = ACTIVATIONS[activation]
+        self._activation = {**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation]
         self._output = OUTPUTS[output]
 
     # ------------------------------------------------------------------ shapes and parameters
@@ -269,8 +272,18 @@ class MultiLayerNet:
         return correct / count
 
     # ------------------------------------------------------------------ gradients
+    def check_trainable(self) -> None:
+        """ConfigError when the activation has no derivative to train with (step)."""
+        if self.activation in FORWARD_ONLY_ACTIVATIONS:
+            raise ConfigError(
+                f"a {self.activation} network can only predict: the step's derivative is 0 "
+                "wherever it exists (and undefined at 0), so backprop and numerical gradients "
+                "are 0 and no weight would ever change; use sigmoid, the step's smooth version, "
+                "to train")
+
     def gradient(self, x, t) -> dict[str, list]:
         """Backprop gradients ΔW + λW and ΔB, nested like `get_params()`."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         self._gradient(rows, T, count)
@@ -284,6 +297,7 @@ class MultiLayerNet:
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         out = {}
@@ -307,6 +321,7 @@ class MultiLayerNet:
     # ------------------------------------------------------------------ training
     def train_step(self, x, t, optimizer) -> float:
         """Gradient and one optimizer update in a single kernel call; returns the loss before it."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         return self._train_step(rows, T, count, optimizer)

@@ -130,6 +130,7 @@ class Trainer:
                  test: Dataset | None = None, batch_size: int = 100, seed: int = 0) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ConfigError(f"batch size must be a positive integer, got {batch_size}")
+        net.check_trainable()
         _check_dataset(net, train, "training")
         if test is not None:
             _check_dataset(net, test, "test")
