@@ -21,6 +21,9 @@ SUBCOMMANDS = {
     "import": "loopnet.cli.import_weights",
     "trace": "loopnet.cli.trace",
     "conformance": "loopnet.cli.conformance",
+    "predict": "loopnet.cli.predict",
+    "show": "loopnet.cli.show",
+    "explore": "loopnet.cli.explore",
 }
 
 

@@ -1,0 +1,85 @@
+"""`loopnet explore`: write one self-contained HTML page to look at every neuron of a network.
+
+The network and examples are chosen exactly as `loopnet trace` chooses them (same options, same
+defaults), so the page's numbers are the ones `loopnet trace` prints.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import webbrowser
+from pathlib import Path
+
+from loopnet.cli.common import check_writable, int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import weight_init as weight_init_arg
+from loopnet.cli.trace import DEFAULT_SEED
+from loopnet.errors import ConfigError
+
+HELP = "write an interactive HTML page of the network: every neuron's equations, steps, edits"
+DEFAULT_BATCH = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The network and example options of `loopnet trace`, plus -o and --open."""
+    net = parser.add_argument_group("network (as loopnet trace)")
+    net.add_argument("--sizes", type=int_list, default=None, metavar="N,N,...",
+                     help="layer widths (default 3,4,3; with --data 784,50,10)")
+    net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
+                     help="hidden-layer activation (default relu)")
+    net.add_argument("--output", choices=["softmax", "identity"], default="softmax",
+                     help="output layer: softmax + cross-entropy, or identity + squared error")
+    net.add_argument("--weight-init", type=weight_init_arg, default="he", metavar="STD|SCHEME",
+                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default he)")
+    net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
+                     help="L2 weight decay λ (default 0)")
+    net.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                     help=f"seed of the initial weights and generated inputs (default {DEFAULT_SEED})")
+    net.add_argument("--model", metavar="FILE", help="explore a saved model instead")
+    net.add_argument("--lr", type=positive_float, default=0.1, metavar="η",
+                     help="learning rate of the page's updates (default 0.1; changeable there)")
+    data = parser.add_argument_group("examples (as loopnet trace)")
+    data.add_argument("--data", metavar="SPEC",
+                      help="synthetic, mnist or an MNIST directory (default: generated inputs)")
+    data.add_argument("--split", choices=["train", "test"], default="train",
+                      help="which split of --data (default train)")
+    data.add_argument("--example", type=int, default=0, metavar="I",
+                      help="index (0-based) of the first example (default 0)")
+    data.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH, metavar="N",
+                      help=f"minibatch: examples I..I+N-1 (default {DEFAULT_BATCH})")
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--output-file", dest="output_file", default="explore.html",
+                     metavar="FILE.html", help="the page to write (default explore.html)")
+    out.add_argument("--open", action="store_true", help="open the page in a web browser")
+
+
+def check_display() -> None:
+    """--open needs somewhere to show a browser; fail before any work if there is none."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        raise ConfigError("--open needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+                          "open the page in a browser yourself")
+
+
+def run(args: argparse.Namespace) -> int:
+    from loopnet.atomic import write_file_atomic
+    from loopnet.cli.trace import _examples, _network
+    from loopnet.explore import MAX_EXAMPLES, build_page, page_data
+
+    check_writable(args.output_file, "-o")
+    if args.open:
+        check_display()
+    if args.batch > MAX_EXAMPLES:
+        raise ConfigError(f"--batch must be 1..{MAX_EXAMPLES}, got {args.batch}")
+    net, source = _network(args)
+    rows, labels, names, data_source = _examples(args, net)
+    hidden = f"{net.activation} hidden layers" if net.n_layers > 1 else "no hidden layer"
+    summary = (f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output, "
+               f"N = {len(rows)}, λ = {net.weight_decay!r}; {source}; {data_source}")
+    page = build_page(page_data(net, rows, labels, names, args.lr, summary),
+                      title="-".join(map(str, net.sizes)))
+    write_file_atomic(args.output_file, page)
+    print(f"wrote {args.output_file} ({len(page.encode()) / 1e6:.2f} MB): open it in a browser")
+    if args.open and not webbrowser.open(Path(args.output_file).resolve().as_uri()):
+        raise ConfigError("--open: no web browser could be started; open the page yourself")
+    return 0
