@@ -257,3 +257,12 @@ def test_npz_whose_header_declares_more_data_than_it_holds(tmp_path):
     (tmp_path / "big.npz").write_bytes(buf.getvalue())
     with pytest.raises(DataError, match="declares 8000000000000 bytes"):
         load_feature_file(tmp_path / "big.npz")
+
+
+def test_checkpoint_fingerprint_sees_float_features():
+    from loopnet.checkpoint import data_fingerprint
+
+    a = Dataset(b"", bytes([0, 1]), 2, 2, (), array("d", [0.5, 1.0, 2.0, 3.0]))
+    b = Dataset(b"", bytes([0, 1]), 2, 2, (), array("d", [0.5, 1.0, 2.0, 3.5]))
+    assert data_fingerprint(a) != data_fingerprint(b)
+    assert data_fingerprint(a) == data_fingerprint(a.head(2))

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "file without X_test is all 'train')")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--seed", type=int,
+                        help="seed of the synthetic data (default: the seed the model was "
+                             "trained with, from its file; else 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto")
 
 
@@ -30,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.training import confusion_matrix
 
     net = load_model(args.model, backend=args.backend)
+    seed = args.seed
+    if seed is None:  # synthetic data is generated from a seed: score on the model's own test set
+        stored = load_model_dict(args.model).get("metadata", {})
+        seed = stored.get("seed") if isinstance(stored, dict) else None
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
     label_map = parse_label_map(args.label_map) if args.label_map else None
     if label_map is None:  # the map the model was trained with, if any (train --save keeps it)
         metadata = load_model_dict(args.model).get("metadata")
@@ -39,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if label_map is not None and len(label_map) != net.sizes[-1]:
         raise ConfigError(f"the label map lists {len(label_map)} labels but the model has "
                           f"{net.sizes[-1]} outputs")
-    train, test = load_data(args.data, seed=args.seed, label_column=args.label_column,
+    train, test = load_data(args.data, seed=seed, label_column=args.label_column,
                             label_map=label_map)
     data = test if args.split == "test" else train
     if data is None:
@@ -48,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         data = data.head(args.limit)
     counts = confusion_matrix(net, data)
     correct = sum(counts[k][k] for k in range(len(counts)))
-    print(f"{args.model} on {args.data} ({args.split}, {len(data)} examples): "
+    source = f"{args.data} seed {seed}" if args.data == "synthetic" else args.data
+    print(f"{args.model} on {source} ({args.split}, {len(data)} examples): "
           f"accuracy {correct / len(data):.4f} ({correct}/{len(data)})")
     names = [str(v) for v in label_map] if label_map else [str(k) for k in range(len(counts))]
     if label_map:

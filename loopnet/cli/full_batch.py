@@ -21,6 +21,9 @@ def run_full_batch(args: argparse.Namespace, net: MultiLayerNet, train, test) ->
                           "the whole training set; --epochs does not apply")
     if args.plot:
         raise ConfigError(f"--plot draws minibatch training curves; not with --optimizer {args.optimizer}")
+    if args.checkpoint or args.resume:
+        raise ConfigError(f"checkpoints save minibatch training; --optimizer {args.optimizer} "
+                          "runs its iterations in one go (no --checkpoint or --resume)")
     iters = args.iters or 50
     print(f"loopnet train: {'-'.join(map(str, net.sizes))} {net.activation}/{net.output}, "
           f"{args.optimizer} (full batch of {len(train)}), {iters} iterations, λ={net.weight_decay:g}, "
@@ -41,7 +44,10 @@ def run_full_batch(args: argparse.Namespace, net: MultiLayerNet, train, test) ->
           f"test accuracy {shown} ({result.message})")
     if args.metrics:
         lines = [json.dumps({"iteration": k + 1, "loss": loss}) for k, loss in enumerate(result.losses)]
-        write_atomic(args.metrics, "\n".join(lines) + "\n")
+        if args.metrics == "-":
+            print("\n".join(lines))
+        else:
+            write_atomic(args.metrics, "\n".join(lines) + "\n")
     if args.save:
         label_map = parse_label_map(args.label_map) if args.label_map else None
         save_model(net, args.save, {"data": args.data, "optimizer": args.optimizer,
