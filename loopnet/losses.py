@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
 
 from loopnet import kernels
 from loopnet.errors import ShapeError
-
-Teacher = Union[int, Sequence[float]]
 
 
 def mean_squared_error(y: Sequence, t: Sequence) -> float:

@@ -39,10 +39,15 @@ ARTICLE_NUMBERS = {
                           "w7 0.511301270", "w8 0.561370121"],
     # seed 004: no printed numbers; the trace and the API must agree (checked below)
     "07-mind-forward-backward": ["loss 2.687", "ΔW_(1,1)^(1) 0.1463", "ΔB_1^(1) 0.3403"],
-    # seed 003: the book's gradient check prints 1e-10 .. 1e-13 per parameter
-    "08-book-mnist": ["W1 e-1", "b1 e-1", "W2 e-1", "b2 e-1"],
-    # Coursera ex4 (seed 001): sigmoidGradient([-1 -0.5 0 0.5 1])
-    "09-coursera-ex4": ["0.196612 0.235004 0.250000 0.235004 0.196612"],
+    # seed 003: the book's gradient check prints 1e-10 .. 1e-13 per parameter (its digits
+    # depend on its random init; the order of magnitude is the article's result)
+    "08-book-mnist": [re.compile(rf"^{key} \d\.\de-1[0-3]$", re.M) for key in ("W1", "b1", "W2", "b2")],
+    # Coursera ex4 (seed 001): sigmoidGradient([-1 -0.5 0 0.5 1]); checkNNGradients' relative
+    # difference below 1e-9; about 95.3 % training accuracy (± 1 %, the random init) after 50
+    # iterations of fmincg
+    "09-coursera-ex4": ["0.196612 0.235004 0.250000 0.235004 0.196612",
+                        re.compile(r"relative difference \d\.\de-(09|1\d) \(below 1e-9: True\)"),
+                        re.compile(r"training accuracy 9[4-6]\.\d %")],
 }
 NEEDS = {"08-book-mnist": ("mnist", "numba"), "09-coursera-ex4": ("mnist", "numba", "scipy")}
 
@@ -66,7 +71,7 @@ def run_lesson(path: Path) -> str:
 
 
 def test_every_lesson_is_checked_against_its_article():
-    assert LESSONS and {p.stem for p in LESSONS} <= set(ARTICLE_NUMBERS)
+    assert [p.stem for p in LESSONS] == sorted(ARTICLE_NUMBERS)
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
@@ -81,7 +86,8 @@ def test_lesson_prints_its_page_and_the_articles_numbers(path, request):
     out = run_lesson(path)
     assert out == documented_output(path)
     for number in ARTICLE_NUMBERS[path.stem]:
-        assert number in out, f"{path.name} does not print the article's {number!r}"
+        found = number.search(out) if isinstance(number, re.Pattern) else number in out
+        assert found, f"{path.name} does not print the article's {number!r}"
 
 
 def _write_outputs() -> None:
