@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from loopnet.atomic import write_file_atomic
-from loopnet.errors import LoopnetError, ModelFileError
+from loopnet.errors import BackendError, LoopnetError, ModelFileError
 from loopnet.network import DEFAULT_LOG_GUARD, MultiLayerNet
 
 FORMAT = "loopnet-model"
@@ -88,6 +88,8 @@ def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
                             log_guard=data.get("log_guard", DEFAULT_LOG_GUARD),
                             weight_decay=data.get("weight_decay", 0.0), backend=backend)
         net.set_params(data["params"])
+    except BackendError:  # the backend asked for is missing: not the file's fault
+        raise
     except LoopnetError as exc:
         raise ModelFileError(f"model file {path} is invalid: {exc}") from None
     except (TypeError, ValueError, AttributeError, OverflowError) as exc:

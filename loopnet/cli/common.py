@@ -121,7 +121,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of init and sampling (default 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto",
                         help="python: the loops as written; numba: the same loops compiled; "
-                             "auto (default): numba when installed")
+                             "auto (default): numba when installed (python on PyPy)")
     parser.add_argument("--parallel", action="store_true",
                         help="numba only: split each minibatch across cores")
 
