@@ -204,7 +204,10 @@
           const base = l === 0 ? "X" : l === L ? "A" : "H";
           out += `<text class="label" x="${x.toFixed(1)}" y="${(y + 4).toFixed(1)}">${base}<tspan class="sub" dy="3">${j + 1}</tspan></text>`;
           const shown = l === L ? view.ex.Z[L - 1][j] : values[j]; // the score A under an output
-          out += `<text class="value" x="${x.toFixed(1)}" y="${(y + r + 12).toFixed(1)}">${equations.formatNumber(shown, 3)}</text>`;
+          // under the circle; an output's score A to its left (the outputs stand close together)
+          const [vx, vy, anchor] = l === L ? [x - r - 3, y + 3, "end"] : [x, y + r + 12, "middle"];
+          out += `<text class="value" x="${vx.toFixed(1)}" y="${vy.toFixed(1)}" text-anchor="${anchor}">` +
+            `${equations.formatNumber(shown, 3)}</text>`;
         }
       }
       const [lx] = position(l, 0);
