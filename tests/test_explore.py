@@ -190,6 +190,8 @@ def test_other_networks_equations_are_traces(browser, capsys, tmp_path, options,
     page = Page(browser, explore(capsys, tmp_path, *options, "--batch", "2"))
     trace = trace_sections(capsys, *options, "--batch", "2")
     page.page.click(neuron)
+    batch_loss = trace["Minibatch loss"][0]
+    assert page.js("() => document.getElementById('batch-loss').textContent") == batch_loss
     if page.js("() => !!document.getElementById('show-all')"):
         page.page.click("#show-all")
     shown = page.panel_equations()

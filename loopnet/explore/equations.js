@@ -318,6 +318,19 @@ const equations = (function () {
       return out;
     }
 
+    // L = (1/N) Σ_n E_n (+ (λ/2) Σ W², summed layer by layer, row-major: the kernel's order)
+    batchLoss(losses, loss, lambda) {
+      const symbolic = ["1/N", "Σ_n", sym("E", "n")];
+      const numbers = ["(", ...joined(losses.map((e) => num(e)), "+"), ")", "/", num(losses.length)];
+      if (lambda !== 0) {
+        let squares = 0.0;
+        for (let l = 0; l < this.L; l++) for (const w of this.net.params[2 * l]) squares += w * w;
+        symbolic.push("+", "λ/2", "ΣW²");
+        numbers.push("+", num(0.5), "·", num(lambda), "·", num(squares));
+      }
+      return equation(sym("L"), [symbolic, numbers], loss);
+    }
+
     // W ← W - η·ΔW and B ← B - η·ΔB of neuron j of layer l (the minibatch's gradient)
     update(l, j, grads, updated, lr) {
       const n_in = this.net.sizes[l - 1], n_out = this.net.sizes[l];

@@ -400,12 +400,10 @@
       html += `<h3>edit</h3><div class="editor">${editor(l, j)}</div>`;
     }
     $("panel").innerHTML = html;
-    const n_out = sizes[L];
-    const tsym = Array.from(ex.T).map((t) => equations.formatNumber(t, PRECISION)).join(", ");
-    $("example-values").textContent = `T = [${tsym}]   E = ${equations.formatNumber(ex.E, PRECISION)}` +
-      (n_out <= 16 ? "" : "");
-    const Esum = view.losses.map((e) => equations.formatNumber(e, PRECISION)).join(" + ");
-    $("batch-loss").textContent = `L = (1/N)·Σ_n E_n${data.weight_decay ? " + (λ/2)·Σ W²" : ""} = (${N <= 8 ? Esum : "…"}) / ${N}${data.weight_decay ? " + …" : ""} = ${equations.formatNumber(view.loss, PRECISION)}`;
+    const teacher = Array.from(ex.T, (t) => equations.formatNumber(t, PRECISION)).join(", ");
+    $("example-values").textContent = `T = [${teacher}]   E = ${equations.formatNumber(ex.E, PRECISION)}`;
+    const batchLoss = w.batchLoss(view.losses, view.loss, data.weight_decay);
+    $("batch-loss").textContent = equations.equationText(batchLoss, PRECISION);
   }
 
   function render() {
