@@ -289,6 +289,7 @@ def test_one_update_and_k_steps_give_train_steps_parameters(browser, capsys, tmp
         assert_close(got, net.backend.to_list(net.params[name]), tolerance, name)
     page.page.fill("#steps", "5")
     page.page.click("#run")
+    page.page.wait_for_function("() => !window.loopnetExplorer.state.running")
     losses = [net.train_step(rows, labels, SGD(lr=0.1)) for _ in range(5)]
     for got, name in zip(page.js(PARAMS), net.names):
         assert_close(got, net.backend.to_list(net.params[name]), tolerance * 10, name)
@@ -384,3 +385,21 @@ def test_setup_cfg_ships_every_part_of_the_page():
     assert set(SCRIPTS) | {"page.html", "style.css"} <= set(parts)
     for name in parts:
         assert any(fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_many_steps_run_in_slices_and_can_be_stopped(browser, capsys, tmp_path):  # noqa: F811
+    data = digits_dir(tmp_path / "idx")
+    model = saved_model(tmp_path / "m.json", sizes=(784, 100, 10))
+    page = Page(browser, explore(capsys, tmp_path, "--model", model, "--data", data, "--batch", "50"))
+    page.page.fill("#steps", "100000")
+    page.page.click("#run")
+    assert page.js("() => document.getElementById('run').textContent") == "stop"
+    page.page.wait_for_function("() => window.loopnetExplorer.state.steps > 3")
+    page.page.click("#run")  # the page answers a click while it trains: stop
+    page.page.wait_for_function("() => !window.loopnetExplorer.state.running")
+    steps = page.js("() => window.loopnetExplorer.state.steps")
+    assert 3 < steps < 100000
+    assert page.js("() => window.loopnetExplorer.state.losses.length") == steps
+    assert page.js("() => document.getElementById('run').textContent") == "run K steps"
+    assert page.errors == []
+    page.close()

@@ -28,7 +28,8 @@
   const big = side !== null;
   const buffers = () => sizes.slice(1).map((n) => new Float64Array(n));
   const work = { Z: buffers(), H: buffers(), dZ: buffers(), dH: buffers() };
-  const state = { example: 0, selected: null, lr: data.lr, losses: [], steps: 0, showAll: false };
+  const state = { example: 0, selected: null, lr: data.lr, losses: [], steps: 0, showAll: false,
+    running: false };
   let view = null;
   let version = 0; // bumped whenever a parameter changes: the drawings of W are redone then
   const drawn = { connections: null, weights: null, version: -1 };
@@ -433,8 +434,8 @@
     recompute();
   }
 
-  function step(count = 1) {
-    const t0 = performance.now();
+  // `count` SGD steps on the minibatch (kernels.train_step), recording the loss before each
+  function trainSteps(count) {
     const [row_start, input_index, input_value] = sparseRows();
     const grads = net.params.map((p) => new Float64Array(p.length));
     const { Z, H, dZ, dH } = work;
@@ -445,8 +446,38 @@
       state.steps += 1;
     }
     version += 1;
+  }
+
+  // `count` steps, then everything recomputed and redrawn
+  function step(count = 1) {
+    const t0 = performance.now();
+    trainSteps(count);
     recompute();
     api.timing.lastStep = performance.now() - t0;
+  }
+
+  // K steps in slices of about SLICE_MS, redrawn after each slice, so the page stays responsive
+  // and the loss chart grows; clicking the button again stops after the current slice
+  const SLICE_MS = 50;
+  function runSteps(k) {
+    let left = k;
+    state.running = true;
+    $("run").textContent = "stop";
+    const slice = () => {
+      const t0 = performance.now();
+      do {
+        trainSteps(1);
+        left--;
+      } while (left > 0 && state.running && performance.now() - t0 < SLICE_MS);
+      recompute();
+      if (left > 0 && state.running) {
+        setTimeout(slice, 0);
+      } else {
+        state.running = false;
+        $("run").textContent = "run K steps";
+      }
+    };
+    slice();
   }
 
   function setWeight(l, i, j, value) { net.params[2 * l - 2][i * sizes[l] + j] = value; version += 1; recompute(); }
@@ -546,8 +577,9 @@
   });
   $("update").addEventListener("click", () => step(1));
   $("run").addEventListener("click", () => {
+    if (state.running) { state.running = false; return; }
     const k = readNumber($("steps"));
-    if (k !== null && Number.isInteger(k) && k > 0 && k <= 100000) step(k);
+    if (k !== null && Number.isInteger(k) && k > 0 && k <= 100000) runSteps(k);
   });
   $("reset").addEventListener("click", reset);
 
