@@ -76,6 +76,17 @@ class Optimizer:
             self._lists[key] = (backend.tensor_list(s1), backend.tensor_list(s2))
         return self._lists[key]
 
+    def get_state(self, backend, names: list[str]) -> dict:
+        """What a resumed run needs: {"buffers": {name: [state buffer as floats, ...]}}."""
+        return {"buffers": {name: [backend.to_list(buf) for buf in self.state[name]]
+                            for name in names if name in self.state}}
+
+    def set_state(self, backend, state: dict) -> None:
+        """Replace the state by `state` (from `get_state`), in `backend`'s buffers."""
+        self.state = {name: [backend.float_buffer(values) for values in buffers]
+                      for name, buffers in state["buffers"].items()}
+        self._lists = {}
+
     def update(self, params: dict, grads: dict) -> None:
         """Book-style step: update every buffer of `params` in place from `grads`."""
         names = list(params)
@@ -140,6 +151,13 @@ class Adam(Optimizer):
         self.beta1 = _fraction("beta1", beta1)
         self.beta2 = _fraction("beta2", beta2)
         self.iter = 0
+
+    def get_state(self, backend, names: list[str]) -> dict:
+        return {**super().get_state(backend, names), "iter": self.iter}
+
+    def set_state(self, backend, state: dict) -> None:
+        super().set_state(backend, state)
+        self.iter = state["iter"]
 
     def step_lr(self) -> float:
         self.iter += 1

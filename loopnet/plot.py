@@ -14,9 +14,23 @@ def require_matplotlib() -> None:
         raise ConfigError("--plot needs matplotlib: pip install loopnet[plot]") from None
 
 
+def plot_format(path: str) -> str:
+    """The image format of `path`'s suffix (png without one); ConfigError when matplotlib
+    cannot write it, checked before training so that a `--plot curves.txt` fails at once."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if suffix not in formats:
+        raise ConfigError(f"--plot {path}: matplotlib cannot write .{suffix} files; use one of "
+                          f"{', '.join('.' + f for f in sorted(formats))}")
+    return suffix
+
+
 def plot_training(step_losses: list[float], epochs: list, path: str) -> None:
     """Loss per step and train/test accuracy per epoch, side by side, saved atomically to `path`."""
-    require_matplotlib()
+    image_format = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,6 +52,6 @@ def plot_training(step_losses: list[float], epochs: list, path: str) -> None:
     fig.tight_layout()
     try:
         with atomic_output(path) as handle:
-            fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png")
+            fig.savefig(handle, format=image_format)
     finally:
         plt.close(fig)

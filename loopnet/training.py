@@ -139,6 +139,11 @@ class Trainer:
         self.eval_feeds = {id(d): DataFeed(net, d, min(EVAL_CHUNK, len(d)))
                            for d in (train, test) if d is not None}
         self.step_losses: list[float] = []
+        self.results: list[EpochResult] = []
+        self.steps_done = 0
+        self.train_seconds = 0.0  # training time so far (evaluation excluded)
+        self.epoch_seconds = 0.0  # training time of the epoch under way
+        self.total_steps: int | None = None
 
     def warm_up(self) -> None:
         """Run the training and evaluation kernels once on zero steps (compiles them under Numba)."""
@@ -178,48 +183,147 @@ class Trainer:
     def run(self, epochs: int | None = None, iters: int | None = None,
             on_steps: Callable[[int], None] | None = None,
             on_epoch: Callable[[EpochResult], None] | None = None,
-            chunk_steps: int = 1) -> list[EpochResult]:
-        """Train for `epochs` epochs or `iters` steps (the last epoch may be partial).
+            chunk_steps: int = 1, checkpoint_every: int | None = None,
+            on_checkpoint: Callable[[], None] | None = None,
+            stop_requested: Callable[[], bool] | None = None) -> list[EpochResult]:
+        """Train until `epochs` epochs or `iters` steps are done (the last epoch may be partial),
+        continuing from where the trainer stands (step 0, or a state given to `set_state`).
 
-        `on_steps(k)` is called after every `chunk_steps` steps (for progress bars);
-        `on_epoch(result)` after each epoch's evaluation.
+        The kernels run `chunk_steps` steps per call; a chunk never crosses an epoch end or a
+        multiple of `checkpoint_every`, so `on_checkpoint()` (called at every epoch end, after
+        `on_epoch`, and after every `checkpoint_every` steps) sees the state between two steps.
+        `on_steps(k)` is called after every chunk (for progress bars), `on_epoch(result)` after
+        each epoch's evaluation.  When `stop_requested()` is true after a chunk, training stops
+        there (see `finished`).  Chunking changes no result: the steps are the same either way.
+        Returns every epoch's result so far, those of a resumed state included.
         """
         if (epochs is None) == (iters is None):
             raise ConfigError("give exactly one of epochs and iters")
         total = epochs * self.steps_per_epoch if epochs is not None else iters
         if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
             raise ConfigError(f"the number of epochs/iterations must be positive, got {total}")
-        n_epochs = math.ceil(total / self.steps_per_epoch)
-        results = []
-        train_seconds = 0.0
-        done = 0
-        for epoch in range(1, n_epochs + 1):
-            steps = min(self.steps_per_epoch, total - done)
-            start = time.perf_counter()
-            epoch_losses: list[float] = []
-            remaining = steps
-            while remaining:
-                k = min(chunk_steps, remaining)
-                losses = self._run_steps(k)
-                if not all(math.isfinite(v) for v in losses):
-                    raise TrainingDivergedError(
-                        f"training diverged: the loss became {losses[-1]} by step "
-                        f"{done + steps - remaining + k}; try a smaller --lr")
-                epoch_losses += losses
-                remaining -= k
-                if on_steps:
-                    on_steps(k)
-            epoch_seconds = time.perf_counter() - start
-            train_seconds += epoch_seconds
-            done += steps
-            self.step_losses += epoch_losses
-            start = time.perf_counter()
-            train_acc = self.accuracy(self.train)
-            test_acc = self.accuracy(self.test) if self.test is not None else None
-            result = EpochResult(epoch, done, sum(epoch_losses) / len(epoch_losses), train_acc,
-                                 test_acc, epoch_seconds, train_seconds,
-                                 time.perf_counter() - start)
-            results.append(result)
+        if total < self.steps_done:
+            raise ConfigError(f"the run is already at step {self.steps_done}, past the {total} "
+                              "steps asked for")
+        self.total_steps = total
+        if self.steps_done == total and (not self.results or self.results[-1].steps != total):
+            result = self._evaluate_epoch()  # resumed at the end of a shortened run
             if on_epoch:
                 on_epoch(result)
-        return results
+        while self.steps_done < total:
+            epoch_end = min((self.steps_done // self.steps_per_epoch + 1) * self.steps_per_epoch,
+                            total)
+            k = min(chunk_steps, epoch_end - self.steps_done)
+            if checkpoint_every:
+                k = min(k, checkpoint_every - self.steps_done % checkpoint_every)
+            start = time.perf_counter()
+            losses = self._run_steps(k)
+            seconds = time.perf_counter() - start
+            if not all(math.isfinite(v) for v in losses):
+                raise TrainingDivergedError(self._divergence_message(losses))
+            self.step_losses += losses
+            self.steps_done += k
+            self.epoch_seconds += seconds
+            self.train_seconds += seconds
+            if on_steps:
+                on_steps(k)
+            if self.steps_done == epoch_end:
+                result = self._evaluate_epoch()
+                if on_epoch:
+                    on_epoch(result)
+            if on_checkpoint and (self.steps_done == epoch_end or (
+                    checkpoint_every and self.steps_done % checkpoint_every == 0)):
+                on_checkpoint()
+            if stop_requested and stop_requested():
+                break
+        return self.results
+
+    @property
+    def finished(self) -> bool:
+        """True when the last `run` did all the steps it was asked for."""
+        return self.total_steps is not None and self.steps_done >= self.total_steps
+
+    def _evaluate_epoch(self) -> EpochResult:
+        """Evaluate after the epoch that just ended and record its result."""
+        start = time.perf_counter()
+        train_acc = self.accuracy(self.train)
+        test_acc = self.accuracy(self.test) if self.test is not None else None
+        first = self.results[-1].steps if self.results else 0
+        epoch_losses = self.step_losses[first:]
+        result = EpochResult(len(self.results) + 1, self.steps_done,
+                             sum(epoch_losses) / len(epoch_losses), train_acc, test_acc,
+                             self.epoch_seconds, self.train_seconds, time.perf_counter() - start)
+        self.results.append(result)
+        self.epoch_seconds = 0.0
+        return result
+
+    def _divergence_message(self, losses: list[float]) -> str:
+        bad = next(s for s, v in enumerate(losses) if not math.isfinite(v))
+        return (f"training diverged: the loss became {losses[bad]} at step "
+                f"{self.steps_done + bad + 1}; {divergence_cause(self.net, self.optimizer)}")
+
+    # ------------------------------------------------------------------ state for resuming
+    def get_state(self) -> dict:
+        """Everything a resumed run needs, as JSON-ready values: parameters, optimizer state,
+        the sampler's state, the step count, the per-step losses and the epochs' results."""
+        b = self.net.backend
+        return {"steps": self.steps_done, "sampler": self.sampler.state,
+                "params": {name: b.to_list(buf) for name, buf in self.net.params.items()},
+                "optimizer": self.optimizer.get_state(b, self.net.names),
+                "step_losses": list(self.step_losses),
+                "results": [r.as_dict() for r in self.results],
+                "train_seconds": self.train_seconds, "epoch_seconds": self.epoch_seconds}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from `state` (from `get_state`, possibly of another backend's trainer)."""
+        b = self.net.backend
+        for name, buf in self.net.params.items():
+            values = state["params"][name]
+            if len(values) != len(buf):
+                raise ShapeError(f"{name} has {len(values)} values, the network has {len(buf)}")
+            buf[:] = b.float_buffer(values)
+        self.optimizer.set_state(b, state["optimizer"])
+        self.sampler.state = state["sampler"]
+        self.steps_done = state["steps"]
+        self.step_losses = list(state["step_losses"])
+        self.results = [EpochResult(**r) for r in state["results"]]
+        self.train_seconds = state["train_seconds"]
+        self.epoch_seconds = state["epoch_seconds"]
+
+
+def not_learning(trainer: Trainer, final: bool = True) -> str | None:
+    """Why the run looks like no learning after its last epoch, or None.
+
+    Either the epoch's mean loss is not below the first step's loss (the updates make things
+    worse: `--lr 1e6` ends with a finite loss at chance, exit 0, without this), or — checked
+    when `final`, since a slow start is normal — the training accuracy is no better than always
+    answering the most common label.
+    """
+    if not trainer.results or not trainer.step_losses:
+        return None
+    last, start = trainer.results[-1], trainer.step_losses[0]
+    if not last.loss < start:
+        return (f"the run is not learning: after epoch {last.epoch} the loss {last.loss:.4f} is "
+                f"not below its start {start:.4f}; {divergence_cause(trainer.net, trainer.optimizer)}")
+    labels = trainer.train.labels
+    chance = max(labels.count(k) for k in set(labels)) / len(labels)
+    if final and last.train_acc <= chance:
+        net, lr = trainer.net, trainer.optimizer.lr
+        hint = (divergence_cause(net, trainer.optimizer) if net.weight_decay * lr >= 1.0
+                else "train longer, or check --lr and --init")
+        return (f"the run learned nothing: after {last.steps} steps train accuracy "
+                f"{last.train_acc:.4f} is at chance (always answering the most common label "
+                f"scores {chance:.4f}); {hint}")
+    return None
+
+
+def divergence_cause(net: MultiLayerNet, optimizer: Optimizer) -> str:
+    """The likeliest of --weight-decay, --init and --lr to have made the loss overflow."""
+    decay = net.weight_decay * optimizer.lr
+    if decay >= 1.0:
+        return (f"--weight-decay {net.weight_decay} is too large for --lr {optimizer.lr} "
+                f"(each step multiplies W by 1 - lr·λ = {1.0 - decay:g}); try a smaller one")
+    init = net.weight_init
+    if not isinstance(init, str) and init > 1.0:
+        return f"--init {init} is a large weight std (the book's is 0.01); try a smaller one"
+    return f"--lr {optimizer.lr} is likely too large; try a smaller --lr"

@@ -32,7 +32,10 @@ def get_backend(name: str = "auto", *, parallel: bool = False):
         name = "numba" if numba_available() else "python"
     if name == "python":
         if parallel:
-            raise ConfigError("parallel mode needs the numba backend")
+            if numba_available():
+                raise ConfigError("parallel mode needs the numba backend: --backend numba")
+            raise BackendError("parallel mode needs the numba backend, and numba is not "
+                               "installed: pip install loopnet[jit]")
         return PythonBackend()
     if not numba_available():
         raise BackendError("the numba backend needs numba: pip install loopnet[jit]")

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from loopnet.cli.stop_signals import CLEAR_LINE
 from loopnet.errors import LoopnetError
 
 SUBCOMMANDS = {
@@ -35,7 +36,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line and exit 2, like every other bad input."""
 
     def error(self, message: str):
-        raise CliError(f"{self.prog}: {message}")
+        # "loopnet train: argument --lr: …" would print as "loopnet: error: loopnet train: …"
+        command = self.prog.partition(" ")[2]
+        raise CliError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loopnet: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("loopnet: interrupted", file=sys.stderr)
+        # on a terminal a progress bar may hold the line: clear it rather than append to it
+        print(f"{CLEAR_LINE if sys.stderr.isatty() else ''}loopnet: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
