@@ -120,6 +120,10 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch)
         assert not (tmp_path / "x.html").exists()
     code, _, err = run(capsys, "explore", "-o", tmp_path / "no" / "x.html")
     assert code == 2 and "does not exist" in err
+    model = saved_model(tmp_path / "m.json")
+    before = model.read_bytes()
+    code, _, err = run(capsys, "explore", "--model", model, "-o", model)
+    assert code == 2 and "the model file" in err and model.read_bytes() == before
 
 
 # ---- in the browser ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from loopnet.cli.common import check_writable, int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import int_list, non_negative_float, positive_float, positive_int
 from loopnet.cli.common import weight_init as weight_init_arg
+from loopnet.cli.output_paths import check_distinct, check_output
 from loopnet.cli.trace import DEFAULT_SEED
 from loopnet.errors import ConfigError
 
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.cli.trace import _examples, _network
     from loopnet.explore import MAX_EXAMPLES, build_page, page_data
 
-    check_writable(args.output_file, "-o")
+    check_output(args.output_file, "-o")
+    if args.model is not None:
+        check_distinct([("-o", args.output_file)], [("the model file", args.model)])
     if args.open:
         check_display()
     if args.batch > MAX_EXAMPLES:
