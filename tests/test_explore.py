@@ -189,6 +189,10 @@ def test_clicking_h2_shows_the_equations_loopnet_trace_prints(small_page, capsys
      r"A_1|Y_1|E|a_1|ΔB_1\^\(2\)|ΔW_\{\d+,1\}\^\(2\)"),
     (["--sizes", "12,9,3"], "#neuron-1-4", r"H_5|h_5|z_5|ΔB_5\^\(1\)|ΔW_\{\d+,5\}\^\(1\)"),
     (["--weight-decay", "0.05"], "#neuron-1-2", r"ΔW_\{\d+,3\}\^\(1\)|W_\{\d+,3\}\^\(1\)|B_3\^\(1\)"),
+    (["--output", "sigmoid"], "#neuron-2-1", r"A_2|Y_2|E|a_2|ΔB_2\^\(2\)|ΔW_\{\d+,2\}\^\(2\)"),
+    (["--output", "sigmoid", "--loss", "squared_error"], "#neuron-2-0", r"A_1|Y_1|E|a_1|ΔB_1\^\(2\)"),
+    (["--log-guard", "0"], "#neuron-2-1", r"A_2|Y_2|E|a_2|ΔB_2\^\(2\)"),
+    (["--output", "sigmoid", "--log-guard", "0.001"], "#neuron-2-2", r"A_3|Y_3|E|a_3|ΔB_3\^\(2\)"),
 ])
 def test_other_networks_equations_are_traces(browser, capsys, tmp_path, options, neuron,  # noqa: F811
                                              symbols):
@@ -255,6 +259,9 @@ def test_an_output_neurons_equations_are_traces(small_page, capsys):
     ([], WITH_EXP),
     (["--activation", "sigmoid", "--sizes", "4,5,3"], WITH_EXP),
     (["--activation", "tanh", "--output", "identity"], WITH_EXP),
+    (["--output", "sigmoid"], WITH_EXP),
+    (["--output", "sigmoid", "--loss", "squared_error", "--sizes", "3,5,2"], WITH_EXP),
+    (["--log-guard", "0"], WITH_EXP),
 ])
 def test_the_pages_numbers_are_the_python_kernels(browser, capsys, tmp_path, options, tolerance):  # noqa: F811
     page = Page(browser, explore(capsys, tmp_path, *options, "--batch", "4"))

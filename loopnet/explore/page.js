@@ -17,11 +17,12 @@
   const sizes = data.sizes;
   const L = sizes.length - 1;
   const net = {
-    sizes, activation: data.activation, output: data.output,
+    sizes, activation: data.activation, output: data.output, log_guard: data.log_guard,
     params: data.params.map((p) => Float64Array.from(p)),
   };
   const initialParams = net.params.map((p) => Float64Array.from(p));
   const N = data.labels.length;
+  const probabilities = data.output !== kernels.IDENTITY; // softmax and sigmoid outputs are in 0..1
   const X = Float64Array.from(data.X);
   const T = Float64Array.from(data.T);
   const side = data.image_side; // 28 for MNIST-sized inputs, else null
@@ -57,12 +58,12 @@
       const first = row_start[n], end = row_start[n + 1];
       kernels.forward_example(input_index, input_value, first, end, net.params, sizes,
                               net.activation, Z, H);
-      const E = kernels.output_loss(net.output, Z, H, T, n * n_out, sizes);
+      const E = kernels.output_loss(net.output, data.log_guard, Z, H, T, n * n_out, sizes);
       losses.push(E);
       if (n > state.example) continue;
       const before = n === state.example ? copy(grads) : null;
       kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, net.params,
-                               grads, sizes, net.activation, Z, H, dZ, dH);
+                               grads, sizes, net.activation, net.output, Z, H, dZ, dH);
       if (n === state.example) {
         ex = { X: X.subarray(n * sizes[0], (n + 1) * sizes[0]), T: T.subarray(n * n_out, (n + 1) * n_out),
           Z: copy(Z), H: copy(H), dZ: copy(dZ), dH: copy(dH), E, N, before, after: copy(grads) };
@@ -71,12 +72,12 @@
     // the official minibatch result: one batch_gradient call, as net.gradient() runs it
     const batchGrads = net.params.map((p) => new Float64Array(p.length));
     const loss = kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params,
-      batchGrads, sizes, net.activation, net.output, data.weight_decay, Z, H, dZ, dH);
+      batchGrads, sizes, net.activation, net.output, data.log_guard, data.weight_decay, Z, H, dZ, dH);
     let accumulated = null; // ΔW, ΔB over the minibatch before λ·W is added
     if (data.weight_decay !== 0) {
       accumulated = net.params.map((p) => new Float64Array(p.length));
       kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params, accumulated,
-        sizes, net.activation, net.output, 0.0, Z, H, dZ, dH);
+        sizes, net.activation, net.output, data.log_guard, 0.0, Z, H, dZ, dH);
     }
     const updated = copy(net.params);
     for (let p = 0; p < updated.length; p++) kernels.sgd_update(updated[p], batchGrads[p], state.lr);
@@ -193,7 +194,7 @@
       const values = l === 0 ? view.ex.X : l === L ? view.ex.H[L - 1] : view.ex.H[l - 1];
       let top = 1e-12;
       for (const v of values) top = Math.max(top, Math.abs(v));
-      if (l === L && net.output === kernels.SOFTMAX) top = 1;
+      if (l === L && probabilities) top = 1;
       const r = radius(l);
       for (let j = 0; j < sizes[l]; j++) {
         const [x, y] = position(l, j);
@@ -220,9 +221,8 @@
 
   function outputBarsSvg() {
     const Y = view.ex.H[L - 1];
-    const softmax = net.output === kernels.SOFTMAX;
-    let top = softmax ? 1 : 1e-12;
-    if (!softmax) for (const y of Y) top = Math.max(top, Math.abs(y));
+    let top = probabilities ? 1 : 1e-12;
+    if (!probabilities) for (const y of Y) top = Math.max(top, Math.abs(y));
     let out = "";
     let best = 0;
     for (let k = 1; k < Y.length; k++) if (view.ex.Z[L - 1][k] > view.ex.Z[L - 1][best]) best = k;
@@ -233,7 +233,7 @@
       out += `<rect class="bar${k === best ? " best" : ""}" x="${(x + radius(L) + 6).toFixed(1)}" ` +
         `y="${(y - 5).toFixed(1)}" width="${w.toFixed(1)}" height="10"/>` +
         `<text class="bar-label${teacher ? " teacher" : ""}" x="${(x + radius(L) + 80).toFixed(1)}" ` +
-        `y="${(y + 4).toFixed(1)}">${softmax && big ? k + " " : ""}${equations.formatNumber(Y[k], 3)}</text>`;
+        `y="${(y + 4).toFixed(1)}">${big ? k + " " : ""}${equations.formatNumber(Y[k], 3)}</text>`;
     }
     return out;
   }
@@ -441,7 +441,7 @@
     const { Z, H, dZ, dH } = work;
     for (let s = 0; s < count; s++) {
       const loss = kernels.train_step(row_start, input_index, input_value, T, N, net.params, grads,
-        sizes, net.activation, net.output, data.weight_decay, Z, H, dZ, dH, state.lr);
+        sizes, net.activation, net.output, data.log_guard, data.weight_decay, Z, H, dZ, dH, state.lr);
       state.losses.push(loss);
       state.steps += 1;
     }
