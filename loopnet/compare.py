@@ -197,7 +197,7 @@ def loopnet_trace(net: MultiLayerNet, x, t) -> dict[str, np.ndarray]:
     for n in range(count):
         b.kernels.forward_example(input_index, input_value, row_start[n], row_start[n + 1],
                                   net._params, net._sizes, net._activation, Z, H, net._active)
-        b.kernels.output_loss(net._output, Z, H, T, n * n_out, net._sizes)
+        b.kernels.output_loss(net._output, net.log_guard, Z, H, T, n * n_out, net._sizes)
         for l in range(len(widths)):
             zs[l][n] = b.to_list(Z[l])
             hs[l][n] = b.to_list(H[l])
@@ -325,7 +325,8 @@ def compare_networks(
                 label = f"{name} after {steps} step{'s' if steps > 1 else ''}"
                 rows.append(diff_row(label, ours_after[name], after[name], L))
     cfg = {"sizes": net.sizes, "activation": net.activation, "output": net.output,
-           "weight_decay": net.weight_decay, "backend": net.backend.name,
+           "loss": net.loss_name, "log_guard": net.log_guard, "weight_decay": net.weight_decay,
+           "backend": net.backend.name,
            "optimizer": optimizer, "lr": lr, "steps": steps, **(config or {})}
     return Comparison(cfg, tolerance, results)
 
@@ -336,8 +337,8 @@ def select_batches(train, batch: int, steps: int, seed: int,
     """max(steps, 1) minibatches of `train` (a loopnet Dataset) drawn by ``Rng(seed).choice``.
 
     Returns ([(x, t), ...], [indices of each batch]); x = pixels / 255 as an (N, n_features)
-    array; t the int labels, or one-hot rows of width `n_out` when `one_hot` (the identity
-    output's regression teachers).
+    array; t the int labels, or one-hot rows of width `n_out` when `one_hot` (the teachers of
+    the sigmoid and identity outputs).
     """
     rng = Rng(seed)
     pixels = np.frombuffer(train.pixels, dtype=np.uint8).reshape(len(train), train.n_features)

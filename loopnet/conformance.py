@@ -31,7 +31,14 @@ from loopnet.backends.python_backend import PythonBackend
 from loopnet.data.dataset import Dataset
 from loopnet.errors import DataError
 from loopnet.model_io import write_atomic
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet, init_params, sparse_input_rows
+from loopnet.network import (
+    ACTIVATIONS,
+    DEFAULT_LOG_GUARD,
+    MultiLayerNet,
+    init_params,
+    output_code,
+    sparse_input_rows,
+)
 from loopnet.optimizers import SGD, AdaGrad, Adam, Momentum, Optimizer
 from loopnet.rng import MASK64, Rng
 from loopnet.training import SAMPLER_OFFSET, Trainer
@@ -124,7 +131,8 @@ def run_init(inp: dict) -> dict:
 def run_forward_backward(inp: dict) -> dict:
     """Per-example forward and backward buffers, batch loss and gradients for given parameters."""
     sizes = inp["sizes"]
-    act, out = ACTIVATIONS[inp["activation"]], OUTPUTS[inp["output"]]
+    act, out = ACTIVATIONS[inp["activation"]], output_code(inp["output"], inp.get("loss"))
+    guard = inp.get("log_guard", DEFAULT_LOG_GUARD)
     params = [[float(v) for v in p] for p in inp["params"]]
     X, T = _flat(inp["X"]), _flat(inp["T"])
     N, n_in, n_out = len(inp["X"]), sizes[0], sizes[-1]
@@ -139,20 +147,21 @@ def run_forward_backward(inp: dict) -> dict:
         first, end = row_start[n], row_start[n + 1]
         kernels.forward_example(input_index, input_value, first, end, params, sizes, act, Z, H,
                                 active)
-        E = kernels.output_loss(out, Z, H, T, n * n_out, sizes)
+        E = kernels.output_loss(out, guard, Z, H, T, n * n_out, sizes)
         kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, params,
-                                 grads, sizes, act, Z, H, dZ, dH, active)
+                                 grads, sizes, act, out, Z, H, dZ, dH, active)
         examples.append({"Z": [list(z) for z in Z], "H": [list(h) for h in H], "E": E,
                          "dZ": [list(z) for z in dZ], "dH": [list(h) for h in dH[:-1]]})
     final = [[0.0] * len(p) for p in params]
     work = [[[0.0] * w for w in widths] for _ in range(4)]
-    loss = kernels.batch_gradient(*rows, T, N, params, final, sizes, act, out,
+    loss = kernels.batch_gradient(*rows, T, N, params, final, sizes, act, out, guard,
                                   inp["weight_decay"], *work, active)
     return {"examples": examples, "loss": loss, "gradients": final}
 
 
 def _net(inp: dict, weight_init=0.01, seed: int = 0) -> MultiLayerNet:
     return MultiLayerNet(inp["sizes"], activation=inp["activation"], output=inp["output"],
+                         loss=inp.get("loss"), log_guard=inp.get("log_guard", DEFAULT_LOG_GUARD),
                          weight_init=weight_init, weight_decay=inp["weight_decay"], seed=seed,
                          backend="python")
 

@@ -26,8 +26,11 @@ import math
 RELU = 0
 SIGMOID = 1
 TANH = 2
-SOFTMAX = 0
-IDENTITY = 1
+# Output codes: an output unit together with its loss
+SOFTMAX = 0  # softmax + cross-entropy
+IDENTITY = 1  # identity + squared error
+SIGMOID_CROSS_ENTROPY = 2  # sigmoid + logistic cost (Coursera ex4)
+SIGMOID_SQUARED_ERROR = 3  # sigmoid + squared error (the classic 2-2-2 walkthrough)
 
 # Optimizer codes for `optimizer_update`.
 SGD = 0
@@ -35,7 +38,7 @@ MOMENTUM = 1
 ADAGRAD = 2
 ADAM = 3
 
-LOG_GUARD = 1e-7  # the book's guard in log(Y + 1e-7) and in the AdaGrad/Adam denominators
+LOG_GUARD = 1e-7  # the book's guard in log(Y + 1e-7) (the default g) and in AdaGrad/Adam
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,9 +212,18 @@ def activation_backward(activation, z, h, dh, dz, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0
+# Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0;
+# g: the log guard (log_guard, the book's 1e-7 by default; 0 allowed)
 # ---------------------------------------------------------------------------------------------
-def softmax_with_loss_forward(a, y, t, t0, n):
+def log_or_minus_inf(p):
+    """log p, and -inf for p = 0 (only reached with g = 0): the loss is then +inf on both
+    backends, where Python's math.log(0) would raise and Numba's would give -inf."""
+    if p > 0.0:
+        return math.log(p)
+    return -math.inf
+
+
+def softmax_with_loss_forward(a, y, t, t0, n, log_guard):
     # M = max_m A_m
     m = a[0]
     for k in range(1, n):
@@ -224,11 +236,11 @@ def softmax_with_loss_forward(a, y, t, t0, n):
         total += y[k]
     for k in range(n):
         y[k] = y[k] / total
-    # E = -Σ_k T_k · log(Y_k + 1e-7)   (terms with T_k = 0 add nothing)
+    # E = -Σ_k T_k · log(Y_k + g)   (terms with T_k = 0 add nothing)
     e = 0.0
     for k in range(n):
         if t[t0 + k] != 0.0:
-            e -= t[t0 + k] * math.log(y[k] + LOG_GUARD)
+            e -= t[t0 + k] * log_or_minus_inf(y[k] + log_guard)
     return e
 
 
@@ -242,10 +254,43 @@ def identity_with_loss_forward(a, y, t, t0, n):
     return 0.5 * e
 
 
-def output_with_loss_backward(y, t, t0, da, n, batch):
-    # a_k = (Y_k - T_k) / N      (softmax + cross-entropy and identity + squared error alike)
+def sigmoid_with_cross_entropy_forward(a, y, t, t0, n, log_guard):
+    # Y_k = σ(A_k) = 1/(1+e^-A_k)
+    sigmoid_forward(a, y, n)
+    # E = -Σ_k [T_k · log(Y_k + g) + (1 - T_k) · log(1 - Y_k + g)]   logistic cost per unit (ex4)
+    # (a term whose factor T_k or 1 - T_k is 0 adds nothing)
+    e = 0.0
     for k in range(n):
-        da[k] = (y[k] - t[t0 + k]) / batch
+        t_k = t[t0 + k]
+        if t_k != 0.0:
+            e -= t_k * log_or_minus_inf(y[k] + log_guard)
+        if t_k != 1.0:
+            e -= (1.0 - t_k) * log_or_minus_inf(1.0 - y[k] + log_guard)
+    return e
+
+
+def sigmoid_with_squared_error_forward(a, y, t, t0, n):
+    # Y_k = σ(A_k) = 1/(1+e^-A_k) ;  E = ½ Σ_k (Y_k - T_k)²
+    sigmoid_forward(a, y, n)
+    e = 0.0
+    for k in range(n):
+        d = y[k] - t[t0 + k]
+        e += d * d
+    return 0.5 * e
+
+
+def output_with_loss_backward(output, y, t, t0, da, n, batch):
+    if output == SIGMOID_SQUARED_ERROR:
+        # a_k = (Y_k - T_k) · Y_k · (1 - Y_k) / N    sigmoid+squared error
+        for k in range(n):
+            da[k] = (y[k] - t[t0 + k]) * y[k] * (1.0 - y[k]) / batch
+    else:
+        # a_k = (Y_k - T_k) / N      softmax+cross-entropy, sigmoid+logistic, identity+squared
+        # error.  For the cross-entropies it is the derivative of E without the guard; the
+        # guarded E's derivative is this times P/(P + g), P the probability of the true value
+        # (softmax: Y_c of the class c; sigmoid: Y_k if T_k = 1, 1 - Y_k if T_k = 0)
+        for k in range(n):
+            da[k] = (y[k] - t[t0 + k]) / batch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,28 +314,34 @@ def forward_above_first_layer(params, sizes, activation, Z, H, active):
                        sizes[l + 1], active)
 
 
-def output_loss(output, Z, H, t, t0, sizes):
+def output_loss(output, log_guard, Z, H, t, t0, sizes):
     """E of one example from the scores A = Z[L-1]; writes Y into H[L-1]."""
     last = len(sizes) - 2
+    n = sizes[last + 1]
     if output == SOFTMAX:
-        return softmax_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
-    return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1])
+        return softmax_with_loss_forward(Z[last], H[last], t, t0, n, log_guard)
+    if output == SIGMOID_CROSS_ENTROPY:
+        return sigmoid_with_cross_entropy_forward(Z[last], H[last], t, t0, n, log_guard)
+    if output == SIGMOID_SQUARED_ERROR:
+        return sigmoid_with_squared_error_forward(Z[last], H[last], t, t0, n)
+    return identity_with_loss_forward(Z[last], H[last], t, t0, n)
 
 
 def backward_example(input_index, input_value, first, end, t, t0, batch, params, grads, sizes,
-                     activation, Z, H, dZ, dH, active):
+                     activation, output, Z, H, dZ, dH, active):
     """Accumulate this example's ΔW, ΔB into grads (forward_example and output_loss ran first)."""
-    backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH, active)
+    backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z, H, dZ, dH,
+                            active)
     input_affine_backward(input_index, input_value, first, end, dZ[0], grads[0], grads[1],
                           sizes[1])
 
 
-def backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH,
-                            active):
+def backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z, H, dZ,
+                            dH, active):
     """Backprop from the loss down to the first layer's z (into dZ[0]), accumulating ΔW, ΔB of
     every layer above the first."""
     last = len(sizes) - 2
-    output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch)
+    output_with_loss_backward(output, H[last], t, t0, dZ[last], sizes[last + 1], batch)
     for l in range(last, 0, -1):
         affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
                         dH[l - 1], sizes[l], sizes[l + 1], active)
@@ -320,14 +371,14 @@ def weight_decay_gradient(params, grads, n_layers, weight_decay):
 
 
 def batch_loss(row_start, input_index, input_value, T, batch, params, sizes, activation, output,
-               weight_decay, Z, H, active):
+               log_guard, weight_decay, Z, H, active):
     """L = (1/N) Σ_n E_n + (λ/2) Σ_l Σ W²."""
     n_out = sizes[len(sizes) - 1]
     total = 0.0
     for n in range(batch):
         forward_example(input_index, input_value, row_start[n], row_start[n + 1], params, sizes,
                         activation, Z, H, active)
-        total += output_loss(output, Z, H, T, n * n_out, sizes)
+        total += output_loss(output, log_guard, Z, H, T, n * n_out, sizes)
     loss = total / batch
     if weight_decay != 0.0:
         loss += weight_decay_term(params, len(sizes) - 1, weight_decay)
@@ -335,7 +386,7 @@ def batch_loss(row_start, input_index, input_value, T, batch, params, sizes, act
 
 
 def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                   activation, output, weight_decay, Z, H, dZ, dH, active):
+                   activation, output, log_guard, weight_decay, Z, H, dZ, dH, active):
     """Backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L."""
     n_out = sizes[len(sizes) - 1]
     n_layers = len(sizes) - 1
@@ -348,9 +399,9 @@ def batch_gradient(row_start, input_index, input_value, T, batch, params, grads,
         first, end = row_start[n], row_start[n + 1]
         forward_example(input_index, input_value, first, end, params, sizes, activation, Z, H,
                         active)
-        total += output_loss(output, Z, H, T, n * n_out, sizes)
+        total += output_loss(output, log_guard, Z, H, T, n * n_out, sizes)
         backward_example(input_index, input_value, first, end, T, n * n_out, batch, params,
-                         grads, sizes, activation, Z, H, dZ, dH, active)
+                         grads, sizes, activation, output, Z, H, dZ, dH, active)
     loss = total / batch
     if weight_decay != 0.0:
         loss += weight_decay_term(params, n_layers, weight_decay)
@@ -465,19 +516,19 @@ def optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, b
 
 
 def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes, activation,
-               output, weight_decay, Z, H, dZ, dH, active, kind, state1, state2, lr, momentum,
-               beta1, beta2):
+               output, log_guard, weight_decay, Z, H, dZ, dH, active, kind, state1, state2, lr,
+               momentum, beta1, beta2):
     """Gradient over the minibatch, then one update.  Returns the loss before the update."""
     loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                          activation, output, weight_decay, Z, H, dZ, dH, active)
+                          activation, output, log_guard, weight_decay, Z, H, dZ, dH, active)
     optimizer_update(kind, params, grads, state1, state2, lr, momentum, beta1, beta2)
     return loss
 
 
 def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices, steps, batch,
-                            params, grads, sizes, activation, output, weight_decay, Z, H, dZ, dH,
-                            active, row_start, input_index, input_value, T, batch_labels, kind,
-                            state1, state2, lrs, momentum, beta1, beta2, losses):
+                            params, grads, sizes, activation, output, log_guard, weight_decay, Z, H,
+                            dZ, dH, active, row_start, input_index, input_value, T, batch_labels,
+                            kind, state1, state2, lrs, momentum, beta1, beta2, losses):
     """`steps` training steps; step s uses examples indices[s*batch : (s+1)*batch] and η = lrs[s].
 
     This is the loop the CLI runs: the data stays as sparse uint8 pixel rows, each step gathers
@@ -488,5 +539,5 @@ def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indic
         gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[s * batch:(s + 1) * batch],
                      batch, n_out, row_start, input_index, input_value, T, batch_labels)
         losses[s] = train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                               activation, output, weight_decay, Z, H, dZ, dH, active, kind,
-                               state1, state2, lrs[s], momentum, beta1, beta2)
+                               activation, output, log_guard, weight_decay, Z, H, dZ, dH, active,
+                               kind, state1, state2, lrs[s], momentum, beta1, beta2)

@@ -1,11 +1,15 @@
 """Models as versioned JSON (never pickle), written atomically.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"format": "loopnet-model", "version": 1,
-     "sizes": [784, 50, 10], "activation": "relu", "output": "softmax", "weight_decay": 0.0,
+    {"format": "loopnet-model", "version": 2,
+     "sizes": [784, 50, 10], "activation": "relu", "output": "softmax",
+     "loss": "cross_entropy", "log_guard": 1e-07, "weight_decay": 0.0,
      "params": {"W1": [[...n_out floats...] x n_in rows], "b1": [...], ...},
      "metadata": {...free-form: data, epochs, accuracy...}}
+
+Version 1 files (no "loss", no "log_guard": softmax or identity with its default loss and the
+1e-7 guard) still load; version 2 requires both keys.
 
 Floats are written with Python's shortest round-trip repr, so loading gives back the same bits.
 """
@@ -18,10 +22,11 @@ from pathlib import Path
 
 from loopnet.atomic import write_file_atomic
 from loopnet.errors import LoopnetError, ModelFileError
-from loopnet.network import MultiLayerNet
+from loopnet.network import DEFAULT_LOG_GUARD, MultiLayerNet
 
 FORMAT = "loopnet-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
@@ -60,10 +65,14 @@ def load_model_dict(path: str | os.PathLike) -> dict:
         raise ModelFileError(f"model file {path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a loopnet model file (no \"format\": \"{FORMAT}\")")
-    if data.get("version") != VERSION:
-        raise ModelFileError(f"{path} has model format version {data.get('version')!r}; "
-                             f"this loopnet reads version {VERSION}")
-    for key in ("sizes", "activation", "output", "params"):
+    version = data.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise ModelFileError(f"{path} has model format version {version!r}; this loopnet reads "
+                             f"versions {', '.join(map(str, READABLE_VERSIONS))}")
+    required = ("sizes", "activation", "output", "params")
+    if version >= 2:
+        required += ("loss", "log_guard")
+    for key in required:
         if key not in data:
             raise ModelFileError(f"model file {path} lacks {key!r}")
     return data
@@ -75,6 +84,8 @@ def load_model(path: str | os.PathLike, backend: str = "auto") -> MultiLayerNet:
     _check_shapes(path, data)
     try:
         net = MultiLayerNet(data["sizes"], activation=data["activation"], output=data["output"],
+                            loss=data.get("loss"),
+                            log_guard=data.get("log_guard", DEFAULT_LOG_GUARD),
                             weight_decay=data.get("weight_decay", 0.0), backend=backend)
         net.set_params(data["params"])
     except LoopnetError as exc:

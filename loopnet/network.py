@@ -1,6 +1,8 @@
 """MultiLayerNet and TwoLayerNet: the book's API over the per-neuron loops of `loopnet.kernels`."""
+from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 from loopnet import kernels
@@ -9,7 +11,19 @@ from loopnet.errors import ConfigError, DataError, ShapeError
 from loopnet.rng import Rng
 
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
-OUTPUTS = {"softmax": kernels.SOFTMAX, "identity": kernels.IDENTITY}
+# The supported (output unit, loss) pairs and their kernel codes; the first loss of each output
+# is its default.
+OUTPUT_LOSSES = {
+    ("softmax", "cross_entropy"): kernels.SOFTMAX,
+    ("sigmoid", "cross_entropy"): kernels.SIGMOID_CROSS_ENTROPY,
+    ("sigmoid", "squared_error"): kernels.SIGMOID_SQUARED_ERROR,
+    ("identity", "squared_error"): kernels.IDENTITY,
+}
+DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "cross_entropy", "identity": "squared_error"}
+LOSSES = ("cross_entropy", "squared_error")
+# output name -> kernel code, with its default loss
+OUTPUTS = {output: OUTPUT_LOSSES[output, loss] for output, loss in DEFAULT_LOSS.items()}
+DEFAULT_LOG_GUARD = kernels.LOG_GUARD
 WEIGHT_INITS = ("he", "xavier", "uniform")
 NUMERICAL_H = 1e-4  # central-difference step of the book's numerical_gradient
 
@@ -39,6 +53,33 @@ def check_config(sizes: Sequence[int], activation: str, output: str,
     if not (weight_decay >= 0.0 and math.isfinite(weight_decay)):
         raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
     return check_sizes(sizes), weight_decay
+
+
+def check_loss(output: str, loss: str | None = None) -> str:
+    """The loss of `output` (its default when None); ConfigError for an unknown loss or an
+    unsupported pair, naming the supported ones."""
+    if output not in OUTPUTS:
+        raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
+    if loss is None:
+        return DEFAULT_LOSS[output]
+    if (output, loss) not in OUTPUT_LOSSES:
+        pairs = ", ".join(f"{o}+{l}" for o, l in OUTPUT_LOSSES)
+        what = "unknown loss" if loss not in LOSSES else "unsupported output/loss pair"
+        raise ConfigError(f"{what} {output}+{loss} (supported: {pairs})")
+    return loss
+
+
+def check_log_guard(log_guard: float) -> float:
+    """The log guard g as a float >= 0 (0 allowed: the unguarded log)."""
+    if isinstance(log_guard, bool) or not isinstance(log_guard, numbers.Real) or not (
+            log_guard >= 0.0 and math.isfinite(log_guard)):
+        raise ConfigError(f"log_guard must be a finite number >= 0, got {log_guard!r}")
+    return float(log_guard)
+
+
+def output_code(output: str, loss: str | None = None) -> int:
+    """The kernels' code of the (output, loss) pair (loss None: the output's default)."""
+    return OUTPUT_LOSSES[output, check_loss(output, loss)]
 
 
 def param_names(n_layers: int) -> list[str]:
@@ -96,7 +137,11 @@ def sparse_input_rows(backend, X, count: int, n_in: int) -> tuple:
 class MultiLayerNet:
     """A fully connected network whose forward and backward passes are per-neuron loops.
 
-    sizes: widths (input, hidden..., output), e.g. [784, 50, 10].  Parameters are named
+    sizes: widths (input, hidden..., output), e.g. [784, 50, 10].  output: "softmax", "sigmoid"
+    or "identity"; loss: "cross_entropy" or "squared_error", None for the output's default
+    (softmax, sigmoid: cross_entropy; identity: squared_error); log_guard: the g of the
+    cross-entropies' log(Y + g) (default the book's 1e-7; 0 gives the unguarded log, and an
+    infinite loss where a true value's probability is exactly 0).  Parameters are named
     W1, b1, W2, b2, ... in layer order; `params` maps each name to its live flat buffer
     (W row-major: W[i * n_out + j]); `get_params()` gives nested copies (W as n_in rows).
     """
@@ -111,10 +156,14 @@ class MultiLayerNet:
         seed: int = 0,
         backend: str = "python",
         parallel: bool = False,
+        loss: str | None = None,
+        log_guard: float = DEFAULT_LOG_GUARD,
     ) -> None:
         self.sizes, weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
+        self.loss_name = check_loss(output, loss)
+        self.log_guard = check_log_guard(log_guard)
         self.weight_init = weight_init
         self.weight_decay = weight_decay
         self.seed = seed
@@ -133,7 +182,7 @@ class MultiLayerNet:
         )
         self._active = b.index_buffer(max(self.sizes[1:-1], default=1))
         self._activation = ACTIVATIONS[activation]
-        self._output = OUTPUTS[output]
+        self._output = OUTPUT_LOSSES[output, self.loss_name]
 
     # ------------------------------------------------------------------ shapes and parameters
     def shape_of(self, name: str) -> tuple[int, ...]:
@@ -225,7 +274,7 @@ class MultiLayerNet:
     def _loss(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_loss(
             *rows, T, count, self._params, self._sizes, self._activation, self._output,
-            self.weight_decay, self._Z, self._H, self._active))
+            self.log_guard, self.weight_decay, self._Z, self._H, self._active))
 
     def accuracy(self, x, t) -> float:
         """Fraction of rows whose largest score is the label (argmax of t for one-hot rows)."""
@@ -248,7 +297,8 @@ class MultiLayerNet:
     def _gradient(self, rows, T, count: int) -> float:
         return float(self.backend.kernels.batch_gradient(
             *rows, T, count, self._params, self._grads, self._sizes, self._activation,
-            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._active))
+            self._output, self.log_guard, self.weight_decay, self._Z, self._H, self._dZ, self._dH,
+            self._active))
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
@@ -283,18 +333,20 @@ class MultiLayerNet:
         s1, s2 = optimizer.state_lists(self.backend, self.names, self._params)
         return float(self.backend.kernels.train_step(
             *rows, T, count, self._params, self._grads, self._sizes, self._activation,
-            self._output, self.weight_decay, self._Z, self._H, self._dZ, self._dH, self._active,
-            optimizer.kind,
+            self._output, self.log_guard, self.weight_decay, self._Z, self._H, self._dZ, self._dH,
+            self._active, optimizer.kind,
             s1, s2, optimizer.step_lr(), optimizer.momentum, optimizer.beta1, optimizer.beta2))
 
     def config(self) -> dict:
         """The constructor arguments that define this network (for saving)."""
         return {"sizes": self.sizes, "activation": self.activation, "output": self.output,
+                "loss": self.loss_name, "log_guard": self.log_guard,
                 "weight_decay": self.weight_decay}
 
     def __repr__(self) -> str:
         return (f"MultiLayerNet({self.sizes}, activation={self.activation!r}, "
-                f"output={self.output!r}, backend={self.backend.name!r})")
+                f"output={self.output!r}, loss={self.loss_name!r}, "
+                f"backend={self.backend.name!r})")
 
 
 class TwoLayerNet(MultiLayerNet):

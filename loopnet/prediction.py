@@ -35,7 +35,7 @@ def predict_pixels(net: MultiLayerNet, pixels: Sequence[int]) -> Prediction:
     # it returns is not wanted, so the teacher is all zeros
     Z = [[] for _ in range(net.n_layers - 1)] + [scores]
     H = [[] for _ in range(net.n_layers - 1)] + [[0.0] * n]
-    kernels.output_loss(net._output, Z, H, [0.0] * n, 0, net.sizes)
+    kernels.output_loss(net._output, net.log_guard, Z, H, [0.0] * n, 0, net.sizes)
     outputs = H[-1]
     best = 0
     for k in range(1, n):

@@ -118,6 +118,21 @@ def _sum(terms: list[Expr], empty: Expr) -> Expr:
     return out
 
 
+def _guard_words(net: MultiLayerNet) -> str:
+    """ " (log guard g)" for the cross-entropies, naming g = 0 as none."""
+    if net.loss_name != "cross_entropy":
+        return ""
+    return f" (log guard {net.log_guard!r})" if net.log_guard else " (no log guard)"
+
+
+def _negated_sum(terms: list[Expr]) -> Expr:
+    """Terms that each begin with "-", joined; the first minus printed as a sign (0 if none)."""
+    numbers = [tok for term in terms for tok in term] or [Num(0.0)]
+    if numbers[0] == "-":
+        numbers[0] = "neg"
+    return numbers
+
+
 class _Tracer:
     """Builds the sections of one trace; see `trace_batch`."""
 
@@ -127,6 +142,7 @@ class _Tracer:
         self.L = len(self.sizes) - 1
         self.act = net._activation
         self.out = net._output
+        self.guard = net.log_guard
         self.lam = net.weight_decay
         self.params = [net.backend.to_list(net.params[name]) for name in net.names]
         self.X, self.T, self.N = X, T, count
@@ -257,25 +273,54 @@ class _Tracer:
             terms: list[Expr] = []
             for k in range(n):
                 if t[k] != 0.0:
-                    terms.append(["-", Num(t[k]), "·", "log", "(", Num(Y[k]), "+", "guard", ")"])
-            numbers = [tok for term in terms for tok in term] or [Num(0.0)]
-            if numbers[0] == "-":
-                numbers[0] = "neg"
+                    terms.append(["-", Num(t[k]), "·", *self.log_of(Num(Y[k]))])
             section.items.append(Equation(
-                Sym("E"), [["neg", "Σ_k", Sym("T", "k"), "·", "log", "(", Sym("Y", "k"), "+",
-                            "guard", ")"], numbers], E))
+                Sym("E"), [["neg", "Σ_k", Sym("T", "k"), "·", *self.log_of(Sym("Y", "k"))],
+                           _negated_sum(terms)], E))
             skipped = n - len(terms)
             if skipped:
                 section.items.append([Words(f"({skipped} terms with"), Sym("T", "k"),
                                       Words("= 0 add nothing and are skipped)")])
-        else:
+            return
+        sigmoid = self.out in (kernels.SIGMOID_CROSS_ENTROPY, kernels.SIGMOID_SQUARED_ERROR)
+        for k in range(n):
+            A_k = Sym("A", str(k + 1))
+            forms = [["sigmoid", "(", A_k, ")"], ["sigmoid", "(", Num(A[k]), ")"]] if sigmoid \
+                else [[A_k]]
+            section.items.append(Equation(Sym("Y", str(k + 1)), forms, Y[k]))
+        if self.out == kernels.SIGMOID_CROSS_ENTROPY:
+            # the kernel's order: for each k, the T_k term, then the (1 - T_k) term, each
+            # skipped when its factor is 0
+            terms = []
             for k in range(n):
-                section.items.append(Equation(Sym("Y", str(k + 1)),
-                                              [[Sym("A", str(k + 1))]], Y[k]))
+                if t[k] != 0.0:
+                    terms.append(["-", Num(t[k]), "·", *self.log_of(Num(Y[k]))])
+                if t[k] != 1.0:
+                    terms.append(["-", "(", Num(1.0), "-", Num(t[k]), ")", "·",
+                                  *self.log_of(Num(1.0), "-", Num(Y[k]))])
+            T_k, Y_k = Sym("T", "k"), Sym("Y", "k")
+            section.items.append(Equation(
+                Sym("E"), [["neg", "Σ_k", "[", T_k, "·", *self.log_of(Y_k), "+", "(", Num(1.0),
+                            "-", T_k, ")", "·", *self.log_of(Num(1.0), "-", Y_k), "]"],
+                           _negated_sum(terms)], E))
+            skipped = 2 * n - len(terms)
+            if skipped:
+                section.items.append([Words(f"({skipped} terms whose factor"), T_k,
+                                      Words("or 1 -"), T_k,
+                                      Words("is 0 add nothing and are skipped)")])
+        else:
             squares = [["(", Num(Y[k]), "-", Num(t[k]), ")", "²"] for k in range(n)]
             section.items.append(Equation(
                 Sym("E"), [["½", "Σ_k", "(", Sym("Y", "k"), "-", Sym("T", "k"), ")", "²"],
                            ["½", "(", *_sum(squares, []), ")"]], E))
+
+    def log_of(self, *inner: Token) -> Expr:
+        """log(inner + g) with the network's guard g (the book's 1e-7 by default); log(inner)
+        when g = 0."""
+        if self.guard == 0.0:
+            return ["log", "(", *inner, ")"]
+        guard = "guard" if self.guard == kernels.LOG_GUARD else Num(self.guard)
+        return ["log", "(", *inner, "+", guard, ")"]
 
     @staticmethod
     def joined(items: list, sep: str) -> Expr:
@@ -293,11 +338,18 @@ class _Tracer:
         n = sizes[-1]
         Y = H[L - 1]
         for k in range(n):
-            section.items.append(Equation(
-                Sym("a", str(k + 1)),
-                [["(", Sym("Y", str(k + 1)), "-", Sym("T", str(k + 1)), ")", "/", Sym("N")],
-                 ["(", Num(Y[k]), "-", Num(self.T[t0 + k]), ")", "/", Num(float(N))]],
-                dZ[L - 1][k]))
+            Y_k, T_k = Sym("Y", str(k + 1)), Sym("T", str(k + 1))
+            y, t = Num(Y[k]), Num(self.T[t0 + k])
+            if self.out == kernels.SIGMOID_SQUARED_ERROR:
+                # a_k = (Y_k - T_k) · Y_k · (1 - Y_k) / N
+                forms = [["(", Y_k, "-", T_k, ")", "·", Y_k, "·", "(", Num(1.0), "-", Y_k, ")",
+                          "/", Sym("N")],
+                         ["(", y, "-", t, ")", "·", y, "·", "(", Num(1.0), "-", y, ")", "/",
+                          Num(float(N))]]
+            else:
+                forms = [["(", Y_k, "-", T_k, ")", "/", Sym("N")],
+                         ["(", y, "-", t, ")", "/", Num(float(N))]]
+            section.items.append(Equation(Sym("a", str(k + 1)), forms, dZ[L - 1][k]))
         for l in range(L, 0, -1):
             inputs = x if l == 1 else H[l - 2]
             self.accumulate(section, l, inputs, dZ[l - 1], before, after)
@@ -462,11 +514,12 @@ class _Tracer:
             first, end = row_start[n], row_start[n + 1]
             kernels.forward_example(input_index, input_value, first, end, self.params, sizes,
                                     self.act, Z, H, active)
-            E = kernels.output_loss(self.out, Z, H, self.T, t0, sizes)
+            E = kernels.output_loss(self.out, self.guard, Z, H, self.T, t0, sizes)
             losses.append(E)
             before = _copy(grads)
             kernels.backward_example(input_index, input_value, first, end, self.T, t0, N,
-                                     self.params, grads, sizes, self.act, Z, H, dZ, dH, active)
+                                     self.params, grads, sizes, self.act, self.out, Z, H, dZ,
+                                     dH, active)
             title = f"example {n + 1} of {N}: {self.names[n]}"
             x = self.X[x0:x0 + n_in]
             forward = Section(f"Forward, {title}")
@@ -479,7 +532,7 @@ class _Tracer:
         final = [[0.0] * len(p) for p in self.params]
         work = [[[0.0] * w for w in widths] for _ in range(4)]
         loss = kernels.batch_gradient(*rows, self.T, N, self.params, final, sizes, self.act,
-                                      self.out, self.lam, *work, active)
+                                      self.out, self.guard, self.lam, *work, active)
         if self.lam != 0.0:
             decay = Section("Weight decay, added once after the minibatch")
             self.decay(decay, grads, final)
@@ -530,8 +583,9 @@ def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None 
     hidden = (f"{ACTIVATION_NAMES[net._activation]} hidden layers" if L > 1 else
               "no hidden layer")
     lines.append([Words(
-        f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output, N = {count}, "
-        f"η = {lr!r}, λ = {net.weight_decay!r}.")])
+        f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output with "
+        f"{net.loss_name.replace('_', ' ')}{_guard_words(net)}, N = {count}, η = {lr!r}, "
+        f"λ = {net.weight_decay!r}.")])
     lines.append([Words(
         "Indices are 1-based as in the figures:"), Sym("W", "i,j", 1),
         Words("is W1[i-1][j-1] and class c is"), Sym("T", "c+1"),

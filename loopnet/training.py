@@ -175,9 +175,9 @@ class Trainer:
         opt = self.optimizer
         feed.kernels.train_steps_from_pixels(
             *feed.dataset, indices, steps, self.batch, net._params, net._grads, net._sizes,
-            net._activation, net._output, net.weight_decay, net._Z, net._H, net._dZ, net._dH,
-            net._active, *feed.rows, feed.T, feed.batch_labels, opt.kind, s1, s2, lrs, opt.momentum,
-            opt.beta1, opt.beta2, losses)
+            net._activation, net._output, net.log_guard, net.weight_decay, net._Z, net._H,
+            net._dZ, net._dH, net._active, *feed.rows, feed.T, feed.batch_labels, opt.kind, s1,
+            s2, lrs, opt.momentum, opt.beta1, opt.beta2, losses)
         return b.to_list(losses)
 
     def run(self, epochs: int | None = None, iters: int | None = None,
@@ -259,6 +259,10 @@ class Trainer:
 
     def _divergence_message(self, losses: list[float]) -> str:
         bad = next(s for s, v in enumerate(losses) if not math.isfinite(v))
+        if losses[bad] == math.inf and self.net.log_guard == 0.0:  # log(0), not a divergence
+            return (f"the loss became inf at step {self.steps_done + bad + 1}: with log_guard 0 a "
+                    "probability reached exactly 0 or 1 (use a log guard > 0, e.g. "
+                    "--log-guard 1e-7)")
         return (f"training diverged: the loss became {losses[bad]} at step "
                 f"{self.steps_done + bad + 1}; {divergence_cause(self.net, self.optimizer)}")
 

@@ -72,7 +72,7 @@ def test_train_small_synthetic_run_saves_model_and_metrics(capsys, tmp_path):
     assert "600 train / 600 test" in out
 
     data = strict_json(model.read_text())
-    assert data["format"] == "loopnet-model" and data["version"] == 1
+    assert data["format"] == "loopnet-model" and data["version"] == 2
     assert data["sizes"] == [784, 16, 10]
     net = load_model(model, backend="python")
     assert net.sizes == [784, 16, 10]
@@ -202,7 +202,12 @@ def test_gradcheck_nan_gradients_are_not_ok(capsys):
 # ---- bad input: exit 2, one line, no traceback, no file ------------------------------------------
 @pytest.mark.parametrize("args", [
     ["--activation", "swish"],
-    ["--output", "sigmoid"],
+    ["--output", "logistic"],
+    ["--output", "softmax", "--loss", "squared_error"],
+    ["--output", "identity", "--loss", "cross_entropy"],
+    ["--loss", "mse"],
+    ["--log-guard", "-1e-7"],
+    ["--log-guard", "nan"],
     ["--optimizer", "rmsprop"],
     ["--lr", "0"],
     ["--lr", "-0.1"],
@@ -342,8 +347,8 @@ def model_file_cases():
     def no_format(d):
         del d["format"]
 
-    def version_2(d):
-        d["version"] = 2
+    def version_3(d):
+        d["version"] = 3
 
     def version_text(d):
         d["version"] = "1"
@@ -360,7 +365,7 @@ def model_file_cases():
     def sizes_disagree(d):
         d["sizes"] = [784, 5, 10]
 
-    return [w1_short, w1_nan, w1_inf, b2_text, other_format, no_format, version_2, version_text,
+    return [w1_short, w1_nan, w1_inf, b2_text, other_format, no_format, version_3, version_text,
             no_params, bad_sizes, bad_activation, sizes_disagree]
 
 

@@ -1,6 +1,6 @@
 """Issue 4's test matrix: loopnet agrees with the NumPy and PyTorch references to 1e-12.
 
-activation × output × weight decay × optimizer × depth (3 × 2 × 2 × 4 × 3 = 144 networks) on
+activation × output/loss × weight decay × optimizer × depth (3 × 4 × 2 × 4 × 3 = 288 networks) on
 small widths (8 inputs, hidden 6, 5, 4, 3 outputs, batch 4, 5 steps), each against both oracles
 and on both backends; then the seeds' TwoLayerNet 784-50-10 on real MNIST rows.
 Every row (Z, H, A, Y, loss, ΔW, ΔB, per-step losses, parameters after 5 steps) must be within
@@ -20,7 +20,8 @@ compare = pytest.importorskip("loopnet.compare")
 
 TOLERANCE = 1e-12
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
-OUTPUTS = ("softmax", "identity")
+# output, or output+loss for the sigmoid units' two losses
+OUTPUTS = ("softmax", "identity", "sigmoid+cross_entropy", "sigmoid+squared_error")
 DECAYS = (0.0, 0.1)
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
 HIDDEN = {1: [6], 2: [6, 5], 3: [6, 5, 4]}
@@ -34,7 +35,7 @@ def _batches(output: str, seed: int = 7) -> list[tuple]:
     rng = Rng(seed)
     x = np.array([[rng.uniform() for _ in range(N_IN)] for _ in range(N_ROWS)])
     labels = np.array(rng.choice(N_OUT, N_ROWS))
-    t = np.eye(N_OUT)[labels] if output == "identity" else labels
+    t = labels if output == "softmax" else np.eye(N_OUT)[labels]
     batches = []
     for _ in range(STEPS):
         idx = rng.choice(N_ROWS, BATCH)
@@ -68,8 +69,9 @@ def test_matrix(backend, oracle, activation, output, decay, optimizer, depth):
     _backend(backend)
     sizes = [N_IN, *HIDDEN[depth], N_OUT]
     # Coursera's uniform init keeps every layer's values well away from 0 even 4 layers deep
-    net = MultiLayerNet(sizes, activation, output, weight_init="uniform", weight_decay=decay,
-                        seed=depth, backend=backend)
+    units, _, loss = output.partition("+")
+    net = MultiLayerNet(sizes, activation, units, weight_init="uniform", weight_decay=decay,
+                        seed=depth, backend=backend, loss=loss or None)
     result = compare.compare_networks(net, _batches(output), optimizer=optimizer, lr=0.1,
                                       against=[oracle], tolerance=TOLERANCE)
     names = [r.quantity for r in result.results[0].rows]

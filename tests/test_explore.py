@@ -58,9 +58,10 @@ def python_trace_values(net, rows, labels):
         first, end = row_start[n], row_start[n + 1]
         kernels.forward_example(input_index, input_value, first, end, params, sizes,
                                 net._activation, Z, H, active)
-        E = kernels.output_loss(net._output, Z, H, T, n * n_out, sizes)
+        E = kernels.output_loss(net._output, net.log_guard, Z, H, T, n * n_out, sizes)
         kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, params,
-                                 grads, sizes, net._activation, Z, H, dZ, dH, active)
+                                 grads, sizes, net._activation, net._output, Z, H, dZ, dH,
+                                 active)
         per_example.append({"Z": [list(b) for b in Z], "H": [list(b) for b in H],
                             "dZ": [list(b) for b in dZ], "dH": [list(b) for b in dH], "E": E,
                             "after": [list(g) for g in grads]})

@@ -122,7 +122,7 @@ def test_torch_model_from_the_export_predicts_like_loopnet(tmp_path, activation,
     probs = []
     for a in scores:
         y = [0.0] * 10
-        kernels.softmax_with_loss_forward(a, y, [0.0] * 10, 0, 10)
+        kernels.softmax_with_loss_forward(a, y, [0.0] * 10, 0, 10, 1e-7)
         probs.append(y)
     assert np.abs(torch_scores.numpy() - np.array(scores)).max() <= 1e-12
     assert np.abs(torch_probs - np.array(probs)).max() <= 1e-12
@@ -203,3 +203,50 @@ def test_state_dict_with_foreign_keys_is_rejected(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 3), "fc.bias": torch.zeros(2)}, path)
     with pytest.raises(ModelFileError, match="nn.Sequential"):
         export.import_weights(path)
+
+
+@pytest.fixture
+def sigmoid_model_file(tmp_path):
+    """Sigmoid output units with squared error and no log guard."""
+    net = MultiLayerNet([6, 4, 3], activation="sigmoid", output="sigmoid", loss="squared_error",
+                        log_guard=0.0, weight_init="he", seed=7)
+    path = tmp_path / "sigmoid.json"
+    save_model(net, path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_export_carries_output_loss_and_log_guard(sigmoid_model_file, tmp_path, fmt):
+    out, back = tmp_path / f"w.{fmt}", tmp_path / "back.json"
+    assert main(["export", "--model", str(sigmoid_model_file), str(out)]) == 0
+    assert main(["import", "--model", str(back), str(out)]) == 0
+    restored = load_model(back, backend="python")
+    assert (restored.output, restored.loss_name, restored.log_guard) == (
+        "sigmoid", "squared_error", 0.0)
+    assert _same_bits(restored, load_model(sigmoid_model_file, backend="python"))
+    # overriding the output drops the stored loss for the new output's default
+    assert main(["import", "--model", str(back), "--output", "softmax", str(out)]) == 0
+    assert load_model(back, backend="python").loss_name == "cross_entropy"
+
+
+@pytest.mark.torch
+def test_state_dict_import_takes_output_loss_and_guard_from_flags(sigmoid_model_file, tmp_path):
+    pytest.importorskip("torch")
+    out, back = tmp_path / "w.pt", tmp_path / "back.json"
+    assert main(["export", "--model", str(sigmoid_model_file), str(out)]) == 0
+    assert main(["import", "--model", str(back), "--activation", "sigmoid", "--output",
+                 "sigmoid", "--loss", "squared_error", "--log-guard", "0", str(out)]) == 0
+    assert (load_model(back, "python").config()
+            == load_model(sigmoid_model_file, "python").config())
+
+
+@pytest.mark.parametrize("flags", [["--output", "identity", "--loss", "cross_entropy"],
+                                   ["--log-guard", "-1"], ["--loss", "hinge"]])
+def test_import_rejects_a_bad_output_loss_or_guard(sigmoid_model_file, tmp_path, capsys, flags):
+    out, back = tmp_path / "w.json", tmp_path / "back.json"
+    assert main(["export", "--model", str(sigmoid_model_file), str(out)]) == 0
+    capsys.readouterr()
+    assert main(["import", "--model", str(back), *flags, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("loopnet: error:") and len(err.strip().splitlines()) == 1
+    assert not back.exists()

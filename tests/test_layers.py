@@ -261,7 +261,7 @@ def hand_softmax(a):
 
 def test_softmax_with_loss_forward_hand_values():
     y = [0.0] * 3
-    e = kernels.softmax_with_loss_forward(A_RELU, y, T, 0, 3)
+    e = kernels.softmax_with_loss_forward(A_RELU, y, T, 0, 3, 1e-7)
     expected_y = hand_softmax(A_RELU)
     assert y == approx(expected_y)
     assert sum(y) == pytest.approx(1.0, abs=1e-15)
@@ -274,7 +274,7 @@ def test_softmax_with_loss_forward_hand_values():
 def test_softmax_with_loss_reads_teacher_at_offset_and_soft_targets():
     y = [0.0] * 3
     teacher = [5.0, 5.0, 0.2, 0.3, 0.5]
-    e = kernels.softmax_with_loss_forward(A_RELU, y, teacher, 2, 3)
+    e = kernels.softmax_with_loss_forward(A_RELU, y, teacher, 2, 3, 1e-7)
     p = hand_softmax(A_RELU)
     assert e == approx(-(0.2 * math.log(p[0] + 1e-7) + 0.3 * math.log(p[1] + 1e-7)
                          + 0.5 * math.log(p[2] + 1e-7)))
@@ -284,7 +284,8 @@ def test_softmax_huge_scores_use_max_subtraction():
     with pytest.raises(OverflowError):  # without subtracting M = max A, exp(1000) overflows
         hand_softmax([1000.0, 1001.0, 1002.0])
     y = [0.0] * 3
-    e = kernels.softmax_with_loss_forward([1000.0, 1001.0, 1002.0], y, [0.0, 0.0, 1.0], 0, 3)
+    e = kernels.softmax_with_loss_forward([1000.0, 1001.0, 1002.0], y, [0.0, 0.0, 1.0], 0, 3,
+                                          1e-7)
     # softmax is shift-invariant: same as for scores (0, 1, 2)
     ref = hand_softmax([0.0, 1.0, 2.0])
     assert y == approx(ref)
@@ -294,7 +295,8 @@ def test_softmax_huge_scores_use_max_subtraction():
 def test_softmax_log_guard_keeps_loss_finite_when_y_underflows():
     y = [0.0] * 3
     # Y_1 = e^-2000 / ... underflows to exactly 0; without the guard log(0) fails
-    e = kernels.softmax_with_loss_forward([-1000.0, 0.0, 1000.0], y, [1.0, 0.0, 0.0], 0, 3)
+    e = kernels.softmax_with_loss_forward([-1000.0, 0.0, 1000.0], y, [1.0, 0.0, 0.0], 0, 3,
+                                          1e-7)
     assert y == [0.0, 0.0, 1.0]
     assert e == approx(-math.log(1e-7))
     assert e == approx(7.0 * math.log(10.0))  # ≈ 16.118
@@ -311,7 +313,8 @@ def test_identity_with_loss_forward():
 
 def test_output_with_loss_backward_divides_by_batch():
     da = [0.0] * 3
-    kernels.output_with_loss_backward([0.2, 0.5, 0.3], [9.0, 0.0, 1.0, 0.0], 1, da, 3, 2)
+    kernels.output_with_loss_backward(kernels.SOFTMAX, [0.2, 0.5, 0.3], [9.0, 0.0, 1.0, 0.0], 1,
+                                      da, 3, 2)
     assert da == approx([(0.2 - 0.0) / 2, (0.5 - 1.0) / 2, (0.3 - 0.0) / 2])
 
 
@@ -349,9 +352,9 @@ def test_network_buffers_hold_every_figure_value():
     row_start, index, value = sparse(X, 3)
     kernels.forward_example(index, value, 0, row_start[1], params, sizes, kernels.RELU, Z, H,
                             [0] * 4)
-    e = kernels.output_loss(kernels.SOFTMAX, Z, H, T, 0, sizes)
+    e = kernels.output_loss(kernels.SOFTMAX, 1e-7, Z, H, T, 0, sizes)
     kernels.backward_example(index, value, 0, row_start[1], T, 0, 1, params, grads, sizes,
-                             kernels.RELU, Z, H, dZ, dH, [0] * 4)
+                             kernels.RELU, kernels.SOFTMAX, Z, H, dZ, dH, [0] * 4)
     Y, a, dB2, dW2, h, z, dB1, dW1 = hand_relu_softmax_backward()
     assert Z[0] == approx(Z_H)
     assert H[0] == approx(H_RELU)

@@ -71,7 +71,8 @@ def test_file_layout(tmp_path):
     save_model(net, path)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == FORMAT == "loopnet-model"
-    assert data["version"] == VERSION == 1
+    assert data["version"] == VERSION == 2
+    assert (data["output"], data["loss"], data["log_guard"]) == ("softmax", "cross_entropy", 1e-7)
     assert data["sizes"] == [3, 2]
     assert data["params"]["W1"] == net.get_params()["W1"]  # n_in rows of n_out values
     assert len(data["params"]["W1"]) == 3 and len(data["params"]["W1"][0]) == 2
@@ -138,9 +139,16 @@ def edit(change):
 BAD = {
     "no-format": edit(lambda d: d.pop("format")),
     "other-format": edit(lambda d: d.update(format="pytorch")),
-    "version-2": edit(lambda d: d.update(version=2)),
+    "version-3": edit(lambda d: d.update(version=3)),
     "version-0": edit(lambda d: d.update(version=0)),
-    "version-string": edit(lambda d: d.update(version="1")),
+    "version-string": edit(lambda d: d.update(version="2")),
+    "version-true": edit(lambda d: d.update(version=True)),
+    "no-loss": edit(lambda d: d.pop("loss")),
+    "no-log-guard": edit(lambda d: d.pop("log_guard")),
+    "unsupported-pair": edit(lambda d: d.update(loss="squared_error")),
+    "unknown-loss": edit(lambda d: d.update(loss="hinge")),
+    "negative-log-guard": edit(lambda d: d.update(log_guard=-1e-7)),
+    "text-log-guard": edit(lambda d: d.update(log_guard="1e-7")),
     "no-version": edit(lambda d: d.pop("version")),
     "no-sizes": edit(lambda d: d.pop("sizes")),
     "no-activation": edit(lambda d: d.pop("activation")),
@@ -263,3 +271,33 @@ def test_bool_sizes_rejected(tmp_path):
     path.write_text(json.dumps(edit(lambda d: d.update(sizes=[3, True, 2]))), encoding="utf-8")
     with pytest.raises(ModelFileError):
         load_model(path, backend="python")
+
+
+# ---- output units and losses; version 1 files ----------------------------------------------------
+@pytest.mark.parametrize("output, loss, guard", [("sigmoid", "squared_error", 0.0),
+                                                 ("sigmoid", "cross_entropy", 1e-3),
+                                                 ("identity", "squared_error", 1e-7)])
+def test_output_loss_and_log_guard_round_trip(tmp_path, output, loss, guard):
+    net = MultiLayerNet([3, 4, 2], activation="sigmoid", output=output, loss=loss,
+                        log_guard=guard, weight_init="he", seed=5)
+    path = tmp_path / "m.json"
+    save_model(net, path)
+    back = load_model(path, backend="python")
+    assert (back.output, back.loss_name, back.log_guard) == (output, loss, guard)
+    x, t = [[0.5, 0.0, 1.0]], [[1.0, 0.0]]
+    assert back.loss(x, t) == net.loss(x, t)
+
+
+@pytest.mark.parametrize("output, loss", [("softmax", "cross_entropy"),
+                                          ("identity", "squared_error")])
+def test_version_1_files_still_load(tmp_path, output, loss):
+    """Version 1 had no "loss" and "log_guard": its outputs' default loss, the book's 1e-7."""
+    net = MultiLayerNet([3, 4, 2], output=output, weight_init="he", seed=2)
+    data = model_to_dict(net)
+    data["version"] = 1
+    del data["loss"], data["log_guard"]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    back = load_model(path, backend="python")
+    assert (back.output, back.loss_name, back.log_guard) == (output, loss, 1e-7)
+    assert bit_patterns(back) == bit_patterns(net)

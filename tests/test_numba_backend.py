@@ -27,7 +27,10 @@ pytestmark = pytest.mark.numba_required
 SIZES = [12, 7, 5, 4]
 BATCH = 6
 ACTIVATIONS = ["relu", "sigmoid", "tanh"]
-OUTPUTS = ["softmax", "identity"]
+# (output, loss): every supported pair
+OUTPUTS = [("softmax", "cross_entropy"), ("identity", "squared_error"),
+           ("sigmoid", "cross_entropy"), ("sigmoid", "squared_error")]
+SIGMOID_OUTPUTS = OUTPUTS[2:]
 OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
 LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05, "adam": 0.01}
 
@@ -48,7 +51,8 @@ def param_bits(net):
 
 
 def batches(output, count, seed=0):
-    """`count` minibatches of BATCH rows in [0, 1) with ~1/4 exact zeros, and teachers."""
+    """`count` minibatches of BATCH rows in [0, 1) with ~1/4 exact zeros, and teachers (labels
+    for softmax; for sigmoid, values in [0, 1], a third of them exactly 0 or 1)."""
     rng = Rng(seed)
     out = []
     for _ in range(count):
@@ -56,6 +60,9 @@ def batches(output, count, seed=0):
              for _ in range(BATCH)]
         if output == "softmax":
             t = [rng.randbelow(SIZES[-1]) for _ in range(BATCH)]
+        elif output == "sigmoid":
+            t = [[float(rng.randbelow(2)) if rng.uniform() < 1 / 3 else rng.uniform()
+                  for _ in range(SIZES[-1])] for _ in range(BATCH)]
         else:
             t = [[2.0 * rng.uniform() - 1.0 for _ in range(SIZES[-1])] for _ in range(BATCH)]
         out.append((x, t))
@@ -69,10 +76,11 @@ def pair(**kwargs):
     return py, nb
 
 
-@pytest.mark.parametrize("activation, output", list(itertools.product(ACTIVATIONS, OUTPUTS)))
+@pytest.mark.parametrize("activation, output_loss", list(itertools.product(ACTIVATIONS, OUTPUTS)))
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_forward_loss_gradient_bitwise(activation, output, weight_decay):
-    py, nb = pair(activation=activation, output=output, weight_init="he", seed=4,
+def test_forward_loss_gradient_bitwise(activation, output_loss, weight_decay):
+    output, loss = output_loss
+    py, nb = pair(activation=activation, output=output, loss=loss, weight_init="he", seed=4,
                   weight_decay=weight_decay)
     assert param_bits(py) == param_bits(nb)
     x, t = batches(output, 1, seed=9)[0]
@@ -85,10 +93,11 @@ def test_forward_loss_gradient_bitwise(activation, output, weight_decay):
         assert py.accuracy(x, t) == nb.accuracy(x, t)
 
 
-@pytest.mark.parametrize("activation, output, optimizer",
+@pytest.mark.parametrize("activation, output_loss, optimizer",
                          list(itertools.product(ACTIVATIONS, OUTPUTS, OPTIMIZERS)))
-def test_fifty_train_steps_bitwise(activation, output, optimizer):
-    py, nb = pair(activation=activation, output=output, weight_init="he", seed=1,
+def test_fifty_train_steps_bitwise(activation, output_loss, optimizer):
+    output, loss = output_loss
+    py, nb = pair(activation=activation, output=output, loss=loss, weight_init="he", seed=1,
                   weight_decay=0.01)
     opt_py, opt_nb = make_optimizer(optimizer, LR[optimizer]), make_optimizer(optimizer, LR[optimizer])
     data = batches(output, 5, seed=3)
@@ -136,6 +145,24 @@ def test_trainer_identical_on_both_backends(digits, optimizer):
     assert bits(l_py) == bits(l_nb)
     assert param_bits(net_py) == param_bits(net_nb)
     assert [(r.train_acc, r.test_acc) for r in r_py] == [(r.train_acc, r.test_acc) for r in r_nb]
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+def test_trainer_with_sigmoid_outputs_identical_on_both_backends(digits, loss):
+    """The training loop compiled for the shape (SpecializedKernels) with sigmoid output units:
+    bit for bit the Python backend's."""
+    train, test = digits
+    runs = {}
+    for backend in ("python", "numba"):
+        net = MultiLayerNet([784, 8, 10], activation="sigmoid", output="sigmoid", loss=loss,
+                            weight_init="xavier", seed=3, backend=backend)
+        trainer = Trainer(net, make_optimizer("sgd", 0.5), train, test, batch_size=20, seed=8)
+        trainer.run(iters=6, chunk_steps=3)
+        runs[backend] = (trainer.step_losses, net)
+    (l_py, net_py), (l_nb, net_nb) = runs["python"], runs["numba"]
+    assert bits(l_py) == bits(l_nb)
+    assert param_bits(net_py) == param_bits(net_nb)
+    assert l_py[-1] != l_py[0]
 
 
 def test_trainer_runs_kernels_compiled_for_the_network_shape(digits):
@@ -212,11 +239,17 @@ def params_difference(a, b) -> float:
     return max(max_difference(pa[name], pb[name]) for name in a.names)
 
 
-@pytest.mark.parametrize("activation, output", list(itertools.product(ACTIVATIONS, OUTPUTS)))
+# parallel mode compiles per (activation, output): the sigmoid outputs with one activation
+PARALLEL_CASES = [*itertools.product(ACTIVATIONS, OUTPUTS[:2]),
+                  *itertools.product(["sigmoid"], SIGMOID_OUTPUTS)]
+
+
+@pytest.mark.parametrize("activation, output_loss", PARALLEL_CASES)
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
-def test_forward_loss_gradient_within_tolerance(activation, output, weight_decay):
-    exact, parallel = exact_and_parallel(activation=activation, output=output, weight_init="he",
-                                         seed=4, weight_decay=weight_decay)
+def test_forward_loss_gradient_within_tolerance(activation, output_loss, weight_decay):
+    output, loss = output_loss
+    exact, parallel = exact_and_parallel(activation=activation, output=output, loss=loss,
+                                         weight_init="he", seed=4, weight_decay=weight_decay)
     x, t = batches(output, 1, seed=9)[0]
     assert max_difference(exact.predict(x), parallel.predict(x)) <= PARALLEL_TOLERANCE
     assert abs(exact.loss(x, t) - parallel.loss(x, t)) <= PARALLEL_TOLERANCE
@@ -226,11 +259,12 @@ def test_forward_loss_gradient_within_tolerance(activation, output, weight_decay
     assert max_difference(g_exact["W1"], [[0.0] * SIZES[1]] * SIZES[0]) > 0.0  # not all zero
 
 
-@pytest.mark.parametrize("activation, output, optimizer",
-                         list(itertools.product(ACTIVATIONS, OUTPUTS, OPTIMIZERS)))
-def test_fifty_train_steps_within_tolerance(activation, output, optimizer):
-    exact, parallel = exact_and_parallel(activation=activation, output=output, weight_init="he",
-                                         seed=1, weight_decay=0.01)
+@pytest.mark.parametrize("activation, output_loss, optimizer",
+                         [(*case, optimizer) for case in PARALLEL_CASES for optimizer in OPTIMIZERS])
+def test_fifty_train_steps_within_tolerance(activation, output_loss, optimizer):
+    output, loss = output_loss
+    exact, parallel = exact_and_parallel(activation=activation, output=output, loss=loss,
+                                         weight_init="he", seed=1, weight_decay=0.01)
     opt_exact, opt_parallel = (make_optimizer(optimizer, LR[optimizer]) for _ in range(2))
     data = batches(output, 5, seed=3)
     for step in range(50):
@@ -263,12 +297,13 @@ def test_deterministic_for_a_thread_count():
     assert runs[0] == runs[1]
 
 
-def test_trainer_on_digits_within_tolerance(digits):
+@pytest.mark.parametrize("output, loss", [("softmax", None), ("sigmoid", "squared_error")])
+def test_trainer_on_digits_within_tolerance(digits, output, loss):
     train, test = digits
     nets, losses = [], []
     for parallel in (False, True):
-        net = MultiLayerNet([784, 16, 10], weight_init="he", seed=3, backend="numba",
-                            parallel=parallel)
+        net = MultiLayerNet([784, 16, 10], output=output, loss=loss, weight_init="he", seed=3,
+                            backend="numba", parallel=parallel)
         trainer = Trainer(net, make_optimizer("sgd", 0.1), train, test, batch_size=20, seed=8)
         trainer.run(epochs=2, chunk_steps=5)
         nets.append(net)

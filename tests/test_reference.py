@@ -214,3 +214,82 @@ def test_torch_net_rejects_bad_shapes(torch_net):
     with pytest.raises(DataError):
         ref.gradient(np.zeros((1, 3)), [5])
     assert math.isclose(ref.loss(np.zeros((1, 3)), [1]), -math.log(0.5 + 1e-7))
+
+
+# ------------------------------------------------------------------------------- sigmoid outputs
+SIGMOID_PAIRS = [("sigmoid", "cross_entropy", 1e-7), ("sigmoid", "cross_entropy", 0.0),
+                 ("sigmoid", "squared_error", 1e-7)]
+
+
+def _soft_teachers(n_rows: int, n_out: int, seed: int = 6):
+    """Teacher values in [0, 1], a third of them exactly 0 or 1 (both logistic terms count)."""
+    rng = Rng(seed)
+    return np.array([[float(rng.randbelow(2)) if rng.uniform() < 1 / 3 else rng.uniform()
+                      for _ in range(n_out)] for _ in range(n_rows)])
+
+
+@pytest.mark.parametrize("output, loss, guard", SIGMOID_PAIRS)
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_numpy_sigmoid_outputs_match_their_own_numerical_gradient(activation, output, loss,
+                                                                  guard):
+    """Backward of the sigmoid layers against central differences of the reference's loss
+    (with g = 0 the logistic derivative is exact; with 1e-7 it is g/P relatively away)."""
+    ref = numpy_net.NumpyNet([5, 4, 3], activation, output, weight_decay=0.1,
+                             weight_init="uniform", seed=1, loss=loss, log_guard=guard)
+    x, _ = _data(6, 5, 3)
+    t = _soft_teachers(6, 3)
+    grads = ref.gradient(x, t)
+    h = 1e-5
+    for name, p in ref.params.items():
+        flat = p.reshape(-1)
+        for i in range(flat.size):
+            saved = flat[i]
+            flat[i] = saved + h
+            upper = ref.loss(x, t)
+            flat[i] = saved - h
+            lower = ref.loss(x, t)
+            flat[i] = saved
+            numeric = (upper - lower) / (2 * h)
+            tolerance = 1e-8 + 10 * guard  # the guard moves the derivative by ~g/P
+            assert abs(numeric - grads[name].reshape(-1)[i]) <= tolerance * max(1.0, abs(numeric))
+
+
+@pytest.mark.parametrize("output, loss, guard", SIGMOID_PAIRS)
+def test_references_agree_with_loopnet_on_sigmoid_outputs(torch_net, output, loss, guard):
+    net = MultiLayerNet([6, 5, 4], activation="tanh", output=output, loss=loss, log_guard=guard,
+                        weight_init="he", weight_decay=0.01, seed=2)
+    x, _ = _data(7, 6, 4)
+    t = _soft_teachers(7, 4)
+    ours = net.gradient(x, t)
+    for ref in (numpy_net.NumpyNet.from_loopnet(net), torch_net.TorchNet.from_loopnet(net)):
+        assert (ref.output, ref.loss_name, ref.log_guard) == (output, loss, guard)
+        assert abs(ref.loss(x, t) - net.loss(x, t)) <= 1e-12
+        theirs = ref.gradient(x, t)
+        for name in net.names:
+            assert np.abs(np.array(ours[name]) - theirs[name]).max() <= 1e-12, name
+
+
+def test_references_give_the_kernels_infinite_loss_without_guard(torch_net):
+    """g = 0 and a true value of probability exactly 0: +inf everywhere, never NaN."""
+    net = MultiLayerNet([2, 2], output="sigmoid", log_guard=0.0)
+    net.set_params({"W1": [[100.0, 0.0], [0.0, 0.0]], "b1": [0.0, 0.0]})
+    x, t = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
+    assert net.loss(x, t) == math.inf
+    assert numpy_net.NumpyNet.from_loopnet(net).loss(x, t) == math.inf
+    assert torch_net.TorchNet.from_loopnet(net).loss(x, t) == math.inf
+
+
+def test_guarded_logistic_gradient_differs_by_p_over_p_plus_g(torch_net):
+    """Autograd through the guarded logistic cost scales each unit's dA by P/(P + g), P = Y
+    for T = 1 and 1 - Y for T = 0; the default TorchNet (and loopnet) leaves the factor out."""
+    net = MultiLayerNet([6, 5, 4], output="sigmoid", weight_init="uniform", seed=3)
+    x, labels = _data(5, 6, 4)
+    T = np.eye(4)[labels]
+    Y = numpy_net.NumpyNet.from_loopnet(net).trace(x, T)["Y"]
+    P = np.where(T == 1.0, Y, 1.0 - Y)
+    dA = (Y - T) / 5
+    guarded = torch_net.TorchNet.from_loopnet(net, guard_in_gradient=True).gradient(x, T)
+    default = torch_net.TorchNet.from_loopnet(net).gradient(x, T)
+    assert np.abs(guarded["b2"] - (dA * P / (P + 1e-7)).sum(axis=0)).max() < 1e-16
+    assert np.abs(default["b2"] - dA.sum(axis=0)).max() < 1e-16
+    assert np.abs(guarded["b2"] - default["b2"]).max() > 1e-9

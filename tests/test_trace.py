@@ -53,13 +53,23 @@ CONFIGS = [
     ([5, 4, 3, 2], "sigmoid", "softmax", 0.0, 4),
     ([4, 6, 3], "tanh", "identity", 0.02, 2),
     ([12, 10, 3], "relu", "softmax", 0.0, 3),  # Σ forms and skipped zero inputs
+    # sigmoid output units: (output, loss, log guard)
+    ([3, 4, 3], "sigmoid", ("sigmoid", "cross_entropy", 1e-7), 0.0, 2),
+    ([3, 4, 3], "relu", ("sigmoid", "cross_entropy", 0.0), 0.01, 1),
+    ([2, 2, 2], "sigmoid", ("sigmoid", "squared_error", 1e-7), 0.0, 1),
+    ([4, 5, 3], "tanh", ("softmax", "cross_entropy", 0.01), 0.0, 2),
 ]
+
+
+def network(sizes, activation, output, lam) -> MultiLayerNet:
+    output, loss, guard = output if isinstance(output, tuple) else (output, None, 1e-7)
+    return MultiLayerNet(sizes, activation=activation, output=output, loss=loss,
+                         log_guard=guard, weight_init="he", weight_decay=lam, seed=11)
 
 
 @pytest.mark.parametrize("sizes,activation,output,lam,n", CONFIGS)
 def test_printed_gradients_loss_and_update_are_the_kernels(sizes, activation, output, lam, n):
-    net = MultiLayerNet(sizes, activation=activation, output=output, weight_init="he",
-                        weight_decay=lam, seed=11)
+    net = network(sizes, activation, output, lam)
     x, t = batch(sizes, n)
     before = {k: list(v) for k, v in net.params.items()}
     values = parse(render(trace_batch(net, x, t, lr=0.05), "text", 17))
@@ -72,8 +82,7 @@ def test_printed_gradients_loss_and_update_are_the_kernels(sizes, activation, ou
             continue
         assert values[sym] == g, sym
     assert values["L"] == net.loss(x, t)
-    stepped = MultiLayerNet(sizes, activation=activation, output=output, weight_init="he",
-                            weight_decay=lam, seed=11)
+    stepped = network(sizes, activation, output, lam)
     stepped.train_step(x, t, SGD(0.05))
     for l in range(1, len(sizes)):
         W, n_out = stepped.params[f"W{l}"], sizes[l]

@@ -174,7 +174,7 @@ class ParallelKernels:
                 K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
                                        part_z[z0:z0 + n_first], n_first)
 
-        def examples_part(part, T, batch, params, part_z, first_z, part_work):
+        def examples_part(part, T, batch, params, log_guard, part_z, first_z, part_work):
             """Region 3: the layers above the first for the part's share of the examples; returns
             their summed loss."""
             Zt, Ht, dZt, dHt, g, At = part_work[part]
@@ -192,9 +192,9 @@ class ParallelKernels:
                     for j in range(n_first):
                         z[j] += part_z[(u * batch + n) * n_first + j]
                 K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
-                total += K.output_loss(output, Zt, Ht, T, n * n_out, shape)
+                total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
                 K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
-                                          Zt, Ht, dZt, dHt, At)
+                                          output, Zt, Ht, dZt, dHt, At)
                 dz = dZt[0]
                 for j in range(n_first):
                     first_z[n * n_first + j] = dz[j]
@@ -245,7 +245,7 @@ class ParallelKernels:
                                      batch_labels)
 
         def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
-                             grads, weight_decay, part_work):
+                             grads, log_guard, weight_decay, part_work):
             """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
             # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
             # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
@@ -258,8 +258,8 @@ class ParallelKernels:
                 compiled.first_forward_part(np.int64(t), bounds, row_start, input_index,
                                             input_value, batch, params, part_z, split)
             for t in prange(parts):
-                part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, part_z,
-                                                      first_z, part_work)
+                part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, log_guard,
+                                                      part_z, first_z, part_work)
             # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
             for p in range(2, n_tensors):
                 out = grads[p]
@@ -295,29 +295,31 @@ class ParallelKernels:
         # parallel function to another would make Numba optimize and generate the callee's code
         # once more for the caller.
         def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                           activation_code, output_code, weight_decay, Z, H, dZ, dH, active,
-                           bounds, part_work):
+                           activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
+                           active, bounds, part_work):
             """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
             own, in part_work)."""
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
-                                             batch, params, grads, weight_decay, part_work)
+                                             batch, params, grads, log_guard, weight_decay,
+                                             part_work)
 
         def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                       activation_code, output_code, weight_decay, Z, H, dZ, dH, active, kind,
-                       state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
+                       activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
+                       kind, state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
-                                             batch, params, grads, weight_decay, part_work)
+                                             batch, params, grads, log_guard, weight_decay,
+                                             part_work)
             compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
                                    beta1, beta2)
             return loss
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
-                                    output_code, weight_decay, Z, H, dZ, dH, active, row_start,
-                                    input_index, input_value, T, batch_labels, kind, state1,
-                                    state2, lrs, momentum, beta1, beta2, losses, bounds,
+                                    output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
+                                    row_start, input_index, input_value, T, batch_labels, kind,
+                                    state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
                                     part_work):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             for s in range(steps):
@@ -326,7 +328,7 @@ class ParallelKernels:
                                        row_start, input_index, input_value, T, batch_labels)
                 losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
                                                       input_value, T, batch, params, grads,
-                                                      weight_decay, part_work)
+                                                      log_guard, weight_decay, part_work)
                 compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
                                        momentum, beta1, beta2)
 

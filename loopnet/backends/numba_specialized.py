@@ -47,9 +47,9 @@ class SpecializedKernels:
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
-                                    output_code, weight_decay, Z, H, dZ, dH, active, row_start,
-                                    input_index, input_value, T, batch_labels, kind, state1,
-                                    state2, lrs, momentum, beta1, beta2, losses):
+                                    output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
+                                    row_start, input_index, input_value, T, batch_labels, kind,
+                                    state1, state2, lrs, momentum, beta1, beta2, losses):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             # kernels.train_steps_from_pixels' loop: Numba inlines no function of more than 30
             # arguments, so its two calls are made here
@@ -59,8 +59,8 @@ class SpecializedKernels:
                                      row_start, input_index, input_value, T, batch_labels)
                 losses[s] = kernels.train_step(
                     row_start, input_index, input_value, T, batch, params, grads, shape,
-                    activation, output, weight_decay, Z, H, dZ, dH, active, kind, state1, state2,
-                    lrs[s], momentum, beta1, beta2)
+                    activation, output, log_guard, weight_decay, Z, H, dZ, dH, active, kind,
+                    state1, state2, lrs[s], momentum, beta1, beta2)
 
         def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
                           activation_code, Z, H, active):

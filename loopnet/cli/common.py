@@ -75,12 +75,39 @@ def check_writable(path: str | None, flag: str) -> None:
         raise ConfigError(f"{flag} {path} is a directory")
 
 
+def log_guard(text: str) -> float:
+    """The g of log(Y + g): a number >= 0."""
+    return _finite_float(text, allow_zero=True)
+
+
+def add_output_arguments(parser) -> None:
+    """--output, --loss, --log-guard (on a parser or an argument group)."""
+    parser.add_argument("--output", choices=["softmax", "sigmoid", "identity"], default="softmax",
+                        help="output units (default softmax)")
+    parser.add_argument("--loss", choices=["cross_entropy", "squared_error"], default=None,
+                        help="loss: cross_entropy (default for softmax and sigmoid) or "
+                             "squared_error (default for identity; also with sigmoid)")
+    parser.add_argument("--log-guard", type=log_guard, default=1e-7, metavar="G",
+                        help="g in the cross-entropies' log(Y + g) (default the book's 1e-7; "
+                             "0: none, and an infinite loss where a probability is 0 or 1)")
+
+
+def output_options(args: argparse.Namespace) -> dict:
+    """MultiLayerNet's output=, loss=, log_guard= from the parsed --output, --loss, --log-guard
+    (a command without the last two, such as explore, gets the defaults); ConfigError (naming
+    the supported pairs) for an unsupported output and loss."""
+    from loopnet.network import DEFAULT_LOG_GUARD, check_loss
+
+    return {"output": args.output, "loss": check_loss(args.output, getattr(args, "loss", None)),
+            "log_guard": getattr(args, "log_guard", DEFAULT_LOG_GUARD)}
+
+
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """--activation, --output, --weight-decay, --seed, --backend, --parallel."""
+    """--activation, --output, --loss, --log-guard, --weight-decay, --seed, --backend,
+    --parallel."""
     parser.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                         help="hidden-layer activation (default relu)")
-    parser.add_argument("--output", choices=["softmax", "identity"], default="softmax",
-                        help="output layer: softmax + cross-entropy, or identity + squared error")
+    add_output_arguments(parser)
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                         help="L2 weight decay λ (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init and sampling (default 0)")

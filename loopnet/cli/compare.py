@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from loopnet.backends import BACKEND_NAMES
+from loopnet.cli.common import add_output_arguments, output_options
 from loopnet.errors import BackendError, ConfigError
-from loopnet.network import ACTIVATIONS, OUTPUTS, MultiLayerNet
+from loopnet.network import ACTIVATIONS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
 
 HELP = ("compare every layer's values, the loss, the gradients and the updated parameters with "
@@ -36,9 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="784,50,10",
                         help="layer widths, input first (default 784,50,10)")
     parser.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
-    parser.add_argument("--output", default="softmax", choices=list(OUTPUTS),
-                        help="softmax + cross-entropy, or identity + squared error on one-hot "
-                             "teachers")
+    add_output_arguments(parser)  # sigmoid and identity outputs get one-hot teacher rows
     parser.add_argument("--weight-init", default="0.01",
                         help="std of the normal init, or he, xavier, uniform (default 0.01)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="λ (default 0)")
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--lr must be positive, got {args.lr}")
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise ConfigError(f"cannot write {args.json}: its directory does not exist")
-    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(sizes, activation=args.activation, **output_options(args),
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)
     train, _ = load_data(args.data, seed=args.seed)
@@ -96,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.data} has label {max(train.labels)} but --sizes ends with "
                           f"{sizes[-1]} outputs")
     batches, chosen = compare.select_batches(train, args.batch_size, args.steps, args.seed,
-                                             one_hot=args.output == "identity", n_out=sizes[-1])
+                                             one_hot=args.output != "softmax", n_out=sizes[-1])
     config = {"data": str(args.data), "batch_size": args.batch_size, "seed": args.seed,
               "weight_init": args.weight_init,
               "minibatch": f"Rng({args.seed}).choice({len(train)}, {args.batch_size}), one call per step",
@@ -105,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                                       lr=args.lr, against=against, tolerance=args.tolerance,
                                       config=config)
     steps = f"{args.steps} step{'' if args.steps == 1 else 's'}"
-    print(f"loopnet compare: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
+    print(f"loopnet compare: {'-'.join(map(str, sizes))} {args.activation}/{args.output}"
+          f"+{net.loss_name} g={net.log_guard:g}, "
           f"λ={args.weight_decay:g}, {args.optimizer} lr={result.config['lr']:g}, {steps}, "
           f"batch {args.batch_size} of {args.data}, backend {net.backend.name}")
     print(f"minibatches: {config['minibatch']}\n")

@@ -5,6 +5,7 @@ import argparse
 from loopnet.cli.common import (
     add_network_arguments,
     int_list,
+    output_options,
     positive_float,
     positive_int,
     weight_init,
@@ -30,17 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from loopnet.gradcheck import check_gradients, random_problem
+    from loopnet.gradcheck import check_gradients, random_problem, relative_difference
     from loopnet.network import MultiLayerNet
 
-    net = MultiLayerNet(args.sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(args.sizes, activation=args.activation, **output_options(args),
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
                         backend=args.backend, parallel=args.parallel)
     x, t = random_problem(args.sizes, args.output, args.examples, args.seed)
     checks = check_gradients(net, x, t, samples=args.samples, seed=args.seed, rtol=args.rtol,
                             atol=args.atol)
-    print(f"gradcheck {'-'.join(map(str, args.sizes))} {args.activation}/{args.output} "
-          f"λ={args.weight_decay}, {args.examples} examples, h=1e-4, backend {net.backend.name}")
+    print(f"gradcheck {'-'.join(map(str, args.sizes))} {args.activation}/{args.output}"
+          f"+{net.loss_name} g={net.log_guard:g} λ={args.weight_decay}, {args.examples} "
+          f"examples, h=1e-4, backend {net.backend.name}")
     print(f"{'param':<6} {'checked':>11} {'mean |diff|':>12} {'max |diff|':>12} {'max rel':>12}")
     failed = []
     for c in checks:
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
             failed.append(f"{c.name} ({c.failures} entries)")
         print(f"{c.name:<6} {c.checked:>5}/{c.size:<5} {c.mean_abs:12.3e} {c.max_abs:12.3e} "
               f"{c.max_rel:12.3e}  {'ok' if ok else 'FAIL'}")
+    print(f"relative difference ‖backprop − numerical‖ / ‖backprop + numerical‖ = "
+          f"{relative_difference(checks):.3e}")
     if failed:
         print(f"FAIL: {', '.join(failed)} beyond |diff| <= {args.atol:g} + {args.rtol:g}·|grad|")
         return 1

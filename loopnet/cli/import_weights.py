@@ -2,8 +2,9 @@
 
 import argparse
 
+from loopnet.cli.common import log_guard
 from loopnet.model_io import save_model
-from loopnet.network import ACTIVATIONS, OUTPUTS
+from loopnet.network import ACTIVATIONS, LOSSES, OUTPUTS
 from loopnet.reference.export import FORMATS, import_weights
 
 HELP = "read .npz, PyTorch state_dict or JSON weights back into a loopnet model file"
@@ -18,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the stored activation (a state_dict has none: relu)")
     parser.add_argument("--output", choices=list(OUTPUTS), default=None,
                         help="override the stored output layer (a state_dict has none: softmax)")
+    parser.add_argument("--loss", choices=list(LOSSES), default=None,
+                        help="override the stored loss (default: stored with its output, else "
+                             "the output's default)")
+    parser.add_argument("--log-guard", type=log_guard, default=None, metavar="G",
+                        help="override the stored log guard g (default: stored, else 1e-7)")
     parser.add_argument("--weight-decay", type=float, default=None,
                         help="override the stored λ (default: stored, else 0)")
     parser.add_argument("weights", metavar="IN", help="weights file written by loopnet export")
@@ -26,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the weights, save the model; 0 on success."""
     net, metadata = import_weights(args.weights, args.format, activation=args.activation,
-                                   output=args.output, weight_decay=args.weight_decay)
+                                   output=args.output, weight_decay=args.weight_decay,
+                                   loss=args.loss, log_guard=args.log_guard)
     save_model(net, args.model, {**metadata, "imported_from": str(args.weights)})
-    print(f"wrote {'-'.join(map(str, net.sizes))} {net.activation} {net.output} model to "
-          f"{args.model}")
+    print(f"wrote {'-'.join(map(str, net.sizes))} {net.activation} {net.output} "
+          f"({net.loss_name}) model to {args.model}")
     return 0

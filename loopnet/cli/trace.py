@@ -2,7 +2,14 @@
 
 import argparse
 
-from loopnet.cli.common import int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import (
+    add_output_arguments,
+    int_list,
+    non_negative_float,
+    output_options,
+    positive_float,
+    positive_int,
+)
 from loopnet.cli.common import weight_init as weight_init_arg
 from loopnet.errors import ConfigError
 from loopnet.network import MultiLayerNet
@@ -23,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="layer widths (default 3,4,3; with --data 784,50,10)")
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                      help="hidden-layer activation (default relu)")
-    net.add_argument("--output", choices=["softmax", "identity"], default="softmax",
-                     help="output layer: softmax + cross-entropy, or identity + squared error")
+    add_output_arguments(net)
     net.add_argument("--weight-init", type=weight_init_arg, default="he", metavar="STD|SCHEME",
                      help="initial weights: a std such as 0.01, or he, xavier, uniform "
                           "(default he, so the numbers are readable)")
@@ -69,7 +75,7 @@ def _network(args: argparse.Namespace) -> tuple[MultiLayerNet, str]:
     sizes = args.sizes
     if sizes is None:
         sizes = DEFAULT_SIZES if args.data is None else [784, *DATA_SIZES_HIDDEN, 10]
-    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(sizes, activation=args.activation, **output_options(args),
                         weight_init=args.weight_init, weight_decay=args.weight_decay,
                         seed=args.seed, backend="python")
     return net, f"initial weights {args.weight_init} from seed {args.seed}"

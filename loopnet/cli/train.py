@@ -12,6 +12,7 @@ from pathlib import Path
 from loopnet.cli.common import (
     add_network_arguments,
     int_list,
+    output_options,
     positive_float,
     positive_int,
     weight_init,
@@ -86,12 +87,13 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     if args.checkpoint_every and not checkpoint_path:
         raise ConfigError("--checkpoint-every needs --checkpoint FILE (or --resume FILE)")
     _check_outputs(args, checkpoint_path)
+    outputs = output_options(args)  # an unsupported pair fails before the data loads
     report = sys.stderr if args.metrics == "-" else sys.stdout
     train, test = load_data(args.data, seed=args.seed)
     if args.limit:
         train, test = train.head(args.limit), test.head(args.limit)
     sizes = [train.n_features, *args.hidden, train.n_classes]
-    net = MultiLayerNet(sizes, activation=args.activation, output=args.output,
+    net = MultiLayerNet(sizes, activation=args.activation, **outputs,
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
                         backend=args.backend, parallel=args.parallel)
     optimizer = make_optimizer(args.optimizer, args.lr)
@@ -205,8 +207,10 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
 
 DEFAULT_CHECKPOINT = "loopnet-checkpoint.json"  # where an interrupt saves without --checkpoint
 # the flags that define a run: a resumed run takes them from its checkpoint
-RUN_SETTINGS = ("data", "limit", "hidden", "activation", "output", "init", "weight_decay",
-                "seed", "optimizer", "lr", "batch_size", "parallel")
+RUN_SETTINGS = ("data", "limit", "hidden", "activation", "output", "loss", "log_guard", "init",
+                "weight_decay", "seed", "optimizer", "lr", "batch_size", "parallel")
+# settings added after checkpoints were first written: an older checkpoint has the defaults
+LATER_SETTINGS = ("loss", "log_guard")
 
 
 def _settings(args: argparse.Namespace, sizes: list) -> dict:
@@ -234,6 +238,8 @@ def _take_settings(args: argparse.Namespace, stored: dict) -> None:
     """
     defaults = _defaults()
     for key in RUN_SETTINGS:
+        if key not in stored and key in LATER_SETTINGS:
+            stored = {**stored, key: getattr(defaults, key)}
         if key not in stored:
             raise ConfigError(f"checkpoint {args.resume} lacks the setting {key!r}")
         given = getattr(args, key)

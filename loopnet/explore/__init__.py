@@ -39,6 +39,8 @@ def page_data(net: MultiLayerNet, rows: Sequence[Sequence[float]], labels: Seque
     """What the page computes from: the network, the minibatch (X, one-hot T), η, labels."""
     if net._output not in SUPPORTED_OUTPUTS:
         raise ConfigError(f"explore computes softmax and identity outputs, not {net.output!r}")
+    if net.log_guard != kernels.LOG_GUARD:  # kernels.js has the book's 1e-7 built in
+        raise ConfigError(f"explore computes with the log guard 1e-7, not {net.log_guard!r}")
     count = len(rows)
     if not 1 <= count <= MAX_EXAMPLES:
         raise ConfigError(f"explore shows 1..{MAX_EXAMPLES} examples, got {count}")

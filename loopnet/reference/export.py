@@ -5,13 +5,14 @@ Formats (every one round-trips bit for bit, float64 throughout):
 ``npz``
     ``np.savez`` archive of arrays named like the book's params: ``W1`` (n_in, n_out), ``b1``
     (n_out,), ``W2``, ...; plus ``loopnet``, a 0-d string array holding the JSON object
-    ``{"sizes", "activation", "output", "weight_decay", "metadata"}``.  Loads with
+    ``{"sizes", "activation", "output", "loss", "log_guard", "weight_decay", "metadata"}``.  Loads with
     ``np.load(path)`` (no pickle needed).
 ``torch``
     ``torch.save`` of the ``state_dict`` of the ``nn.Sequential`` built by
     `loopnet.reference.torch_net.build_sequential` (Linear layers at indices 0, 2, 4, ...;
-    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  A state_dict holds no activation or
-    output name, so importing one takes them as arguments (default relu, softmax).
+    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  A state_dict holds no activation,
+    output, loss or log guard, so importing one takes them as arguments (default relu, softmax,
+    the output's default loss, 1e-7).
 ``json``
     ``{"W1": [[...n_out floats] x n_in rows], "b1": [...], ..., "loopnet": {...as for npz}}``,
     floats in Python's shortest round-trip form.  Importing also accepts loopnet model files.
@@ -30,7 +31,7 @@ from pathlib import Path
 from loopnet.atomic import write_file_atomic
 from loopnet.errors import BackendError, ModelFileError
 from loopnet.model_io import FORMAT as MODEL_FORMAT
-from loopnet.network import MultiLayerNet
+from loopnet.network import DEFAULT_LOG_GUARD, MultiLayerNet
 
 FORMATS = ("npz", "torch", "json")
 SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json"}
@@ -136,8 +137,8 @@ def _read_json(path: Path) -> tuple[dict, dict]:
     if not isinstance(doc, dict):
         raise ModelFileError(f"{path} is not a JSON object of weights")
     if doc.get("format") == MODEL_FORMAT:  # a loopnet model file
-        config = {k: doc[k] for k in ("sizes", "activation", "output", "weight_decay",
-                                      "metadata") if k in doc}
+        config = {k: doc[k] for k in ("sizes", "activation", "output", "loss", "log_guard",
+                                      "weight_decay", "metadata") if k in doc}
         return doc.get("params", {}), config
     config = doc.pop(CONFIG_KEY, {})
     return doc, config if isinstance(config, dict) else {}
@@ -226,12 +227,14 @@ def read_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict,
 
 def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
                    activation: str | None = None, output: str | None = None,
-                   weight_decay: float | None = None,
+                   weight_decay: float | None = None, loss: str | None = None,
+                   log_guard: float | None = None,
                    backend: str = "python") -> tuple[MultiLayerNet, dict]:
     """A network holding the weights of `path`, and the metadata stored with them.
 
-    activation / output / weight_decay override the stored configuration; without one (a
-    torch state_dict) they default to relu, softmax, 0.
+    activation / output / loss / log_guard / weight_decay override the stored configuration;
+    without one (a torch state_dict) they default to relu, softmax, the output's default loss,
+    1e-7, 0.  A stored loss is kept only with its stored output.
     """
     params, config, fmt = read_weights(path, fmt)
     sizes = _sizes_from(params, Path(path))
@@ -243,6 +246,9 @@ def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
             sizes,
             activation=activation or config.get("activation", "relu"),
             output=output or config.get("output", "softmax"),
+            loss=loss or (config.get("loss") if output is None else None),
+            log_guard=config.get("log_guard", DEFAULT_LOG_GUARD) if log_guard is None
+            else log_guard,
             weight_decay=config.get("weight_decay", 0.0) if weight_decay is None else weight_decay,
             backend=backend)
         net.set_params(params)

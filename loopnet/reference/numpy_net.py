@@ -6,8 +6,11 @@ output, the last layer combines the output with its loss.  The equations are tho
 written for N rows at a time:
 
     Z = H_prev @ W + B                     (N, n_out)
-    Y = softmax(A);  L = -Σ T·log(Y + 1e-7) / N + (λ/2) Σ_l Σ W_l²
+    Y = softmax(A);  L = -Σ T·log(Y + g) / N + (λ/2) Σ_l Σ W_l²      (g: the log guard, 1e-7)
     dA = (Y - T) / N;  ΔW = H_prevᵀ @ dZ + λ·W;  ΔB = Σ_n dZ;  dH_prev = dZ @ Wᵀ
+
+and for sigmoid output units Y = σ(A) with L = -Σ [T·log(Y + g) + (1 - T)·log(1 - Y + g)] / N,
+dA = (Y - T) / N, or L = ½ Σ (Y - T)² / N, dA = (Y - T)·Y·(1 - Y) / N.
 
 Parameters are float64 arrays named like loopnet's (``W1`` of shape (n_in, n_out), ``b1`` ...),
 so ``NumpyNet.from_loopnet(net)`` starts from exactly the same numbers, and the optimizers below
@@ -22,7 +25,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from loopnet.errors import ConfigError, DataError, ShapeError
-from loopnet.network import check_config, init_params, param_names
+from loopnet.network import (
+    DEFAULT_LOG_GUARD,
+    check_config,
+    check_log_guard,
+    check_loss,
+    init_params,
+    param_names,
+)
 from loopnet.optimizers import OPTIMIZERS
 from loopnet.rng import Rng
 
@@ -103,17 +113,25 @@ def softmax(a: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class SoftmaxWithLoss:
-    """Y = softmax(A), L = -Σ T·log(Y + 1e-7) / N; backward dA = (Y - T) / N."""
+def weighted_log(weight: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """weight·log(p), 0 where the weight is 0 (so 0·log 0 is 0, not NaN) and -inf where p = 0
+    with a weight > 0: loopnet's kernels skip those terms too."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(weight != 0.0, weight * np.log(p), 0.0)
 
-    def __init__(self) -> None:
+
+class SoftmaxWithLoss:
+    """Y = softmax(A), L = -Σ T·log(Y + g) / N; backward dA = (Y - T) / N."""
+
+    def __init__(self, log_guard: float = GUARD) -> None:
+        self.log_guard = log_guard
         self.y: np.ndarray | None = None
         self.t: np.ndarray | None = None
 
     def forward(self, a: np.ndarray, t: np.ndarray) -> float:
         self.y = softmax(a)
         self.t = t
-        return float(-np.sum(t * np.log(self.y + GUARD)) / a.shape[0])
+        return float(-np.sum(weighted_log(t, self.y + self.log_guard)) / a.shape[0])
 
     def backward(self) -> np.ndarray:
         return (self.y - self.t) / self.y.shape[0]
@@ -135,8 +153,54 @@ class IdentityWithLoss:
         return (self.y - self.t) / self.y.shape[0]
 
 
+class SigmoidWithCrossEntropy:
+    """Y = σ(A), L = -Σ [T·log(Y + g) + (1 - T)·log(1 - Y + g)] / N (ex4's logistic cost);
+    backward dA = (Y - T) / N."""
+
+    def __init__(self, log_guard: float = GUARD) -> None:
+        self.log_guard = log_guard
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, a: np.ndarray, t: np.ndarray) -> float:
+        self.y = Sigmoid().forward(a)
+        self.t = t
+        g = self.log_guard
+        terms = weighted_log(t, self.y + g) + weighted_log(1.0 - t, 1.0 - self.y + g)
+        return float(-np.sum(terms) / a.shape[0])
+
+    def backward(self) -> np.ndarray:
+        return (self.y - self.t) / self.y.shape[0]
+
+
+class SigmoidWithSquaredError:
+    """Y = σ(A), L = ½ Σ (Y - T)² / N; backward dA = (Y - T)·Y·(1 - Y) / N."""
+
+    def __init__(self) -> None:
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, a: np.ndarray, t: np.ndarray) -> float:
+        self.y = Sigmoid().forward(a)
+        self.t = t
+        return float(0.5 * np.sum((self.y - t) ** 2) / a.shape[0])
+
+    def backward(self) -> np.ndarray:
+        return (self.y - self.t) * self.y * (1.0 - self.y) / self.y.shape[0]
+
+
 ACTIVATION_LAYERS = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
-OUTPUT_LAYERS = {"softmax": SoftmaxWithLoss, "identity": IdentityWithLoss}
+
+
+def output_layer(output: str, loss: str, log_guard: float):
+    """The last layer (output units with their loss) of a supported (output, loss) pair."""
+    if output == "softmax":
+        return SoftmaxWithLoss(log_guard)
+    if output == "identity":
+        return IdentityWithLoss()
+    if loss == "cross_entropy":
+        return SigmoidWithCrossEntropy(log_guard)
+    return SigmoidWithSquaredError()
 
 
 # ------------------------------------------------------------------------------- inputs
@@ -183,10 +247,14 @@ class NumpyNet:
         *,
         weight_init: float | str = 0.01,
         seed: int = 0,
+        loss: str | None = None,
+        log_guard: float = DEFAULT_LOG_GUARD,
     ) -> None:
         self.sizes, self.weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
+        self.loss_name = check_loss(output, loss)
+        self.log_guard = check_log_guard(log_guard)
         self.n_layers = len(self.sizes) - 1
         self.names = param_names(self.n_layers)
         if params is None:
@@ -205,12 +273,13 @@ class NumpyNet:
         self.affines = [Affine(self.params[f"W{l}"], self.params[f"b{l}"])
                         for l in range(1, self.n_layers + 1)]
         self.activations = [ACTIVATION_LAYERS[activation]() for _ in range(self.n_layers - 1)]
-        self.last_layer = OUTPUT_LAYERS[output]()
+        self.last_layer = output_layer(output, self.loss_name, self.log_guard)
 
     @classmethod
     def from_loopnet(cls, net) -> NumpyNet:
         """A NumpyNet with `net`'s configuration and a copy of its current parameters."""
-        return cls(net.sizes, net.activation, net.output, net.weight_decay, net.get_params())
+        return cls(net.sizes, net.activation, net.output, net.weight_decay, net.get_params(),
+                   loss=net.loss_name, log_guard=net.log_guard)
 
     def shape_of(self, name: str) -> tuple[int, ...]:
         """(n_in, n_out) for W<l>, (n_out,) for b<l>."""

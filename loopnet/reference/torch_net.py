@@ -10,16 +10,20 @@ at indices 0, 2, 4, ... of the Sequential, so its ``state_dict`` keys are ``"0.w
 loopnet's ``W`` (in, out): ``linear.weight == W.T``, ``linear.bias == b``.
 
 The loss is written out rather than taken from ``F.cross_entropy`` so that it is loopnet's:
-``L = -Σ T·log(Y + 1e-7) / N + (λ/2) Σ_l Σ W_l²`` (or ``½ Σ (Y - T)² / N`` for the identity
-output), weight decay included as that explicit term.
+``L = -Σ T·log(Y + g) / N + (λ/2) Σ_l Σ W_l²`` (g the log guard, the book's 1e-7 by default; or
+``½ Σ (Y - T)² / N`` for the identity output), weight decay included as that explicit term.
+Sigmoid output units: ``Y = torch.sigmoid(A)`` with the logistic cost
+``-Σ [T·log(Y + g) + (1 - T)·log(1 - Y + g)] / N`` or ``½ Σ (Y - T)² / N``.
 
 Formula differences from the book, kept visible instead of hidden in a tolerance:
 
 * Gradient of the guarded loss.  The book's backward ``dA = (Y - T)/N`` is the exact derivative of
-  the cross-entropy *without* the 1e-7 guard; the guarded loss has derivative
-  ``(Y_c/(Y_c + 1e-7))·(Y - T)/N``, relatively 1e-7/Y_c away.  By default the model reports the
-  guarded loss but lets autograd differentiate ``-Σ T·log_softmax(A)/N``, i.e. the loss the
-  book's backward belongs to (``guard_in_gradient=True`` differentiates the guarded one).
+  the cross-entropy *without* the guard g; the guarded loss has derivative
+  ``(Y_c/(Y_c + g))·(Y - T)/N``, relatively g/Y_c away (sigmoid units: ``(P/(P + g))·(Y - T)/N``
+  per unit, P = Y for T = 1 and 1 - Y for T = 0).  By default the model reports the guarded
+  loss but lets autograd differentiate ``-Σ T·log_softmax(A)/N`` (sigmoid:
+  ``-Σ [T·logsigmoid(A) + (1 - T)·logsigmoid(-A)]/N``), i.e. the loss the book's backward
+  belongs to (``guard_in_gradient=True`` differentiates the guarded one).
 * Momentum.  ``torch.optim.SGD(momentum=α)`` keeps ``b ← α·b + g; W ← W - η·b`` where the book
   keeps ``v ← α·v - η·g; W ← W + v``.  With ``v = -η·b`` both are the same recurrence; only the
   rounding differs (η is applied to the sum instead of to each gradient).
@@ -38,9 +42,17 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from loopnet.errors import ConfigError, ShapeError
-from loopnet.network import check_config, check_sizes, param_names
+from loopnet.network import (
+    DEFAULT_LOG_GUARD,
+    check_config,
+    check_log_guard,
+    check_loss,
+    check_sizes,
+    param_names,
+)
 from loopnet.optimizers import OPTIMIZERS
 from loopnet.reference.numpy_net import input_array, teacher_array
 
@@ -59,6 +71,11 @@ def build_sequential(sizes: Sequence[int], activation: str = "relu") -> nn.Seque
         if l < len(sizes) - 2:
             modules.append(ACTIVATION_MODULES[activation]())
     return nn.Sequential(*modules)
+
+
+def _weighted_log(weight: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """weight·log(p), 0 where the weight is 0 (0·log 0 is 0, not NaN), as loopnet's kernels."""
+    return torch.where(weight != 0.0, weight * torch.log(p), torch.zeros_like(p))
 
 
 def state_dict_key(name: str) -> str:
@@ -119,10 +136,14 @@ class TorchNet:
         params: dict | None = None,
         *,
         guard_in_gradient: bool = False,
+        loss: str | None = None,
+        log_guard: float = DEFAULT_LOG_GUARD,
     ) -> None:
         self.sizes, self.weight_decay = check_config(sizes, activation, output, weight_decay)
         self.activation = activation
         self.output = output
+        self.loss_name = check_loss(output, loss)
+        self.log_guard = check_log_guard(log_guard)
         self.guard_in_gradient = guard_in_gradient
         self.n_layers = len(self.sizes) - 1
         self.names = param_names(self.n_layers)
@@ -135,7 +156,7 @@ class TorchNet:
     def from_loopnet(cls, net, **kwargs) -> TorchNet:
         """A TorchNet with `net`'s configuration and a copy of its current parameters."""
         return cls(net.sizes, net.activation, net.output, net.weight_decay, net.get_params(),
-                   **kwargs)
+                   loss=net.loss_name, log_guard=net.log_guard, **kwargs)
 
     # -------------------------------------------------------------------- parameters
     def set_params(self, params: dict) -> None:
@@ -186,19 +207,29 @@ class TorchNet:
             (zs if isinstance(module, nn.Linear) else hs).append(h)
         a = zs[-1]
         count = a.shape[0]
+        g = self.log_guard
         if self.output == "softmax":
             y = torch.softmax(a, dim=1)
-            guarded = -(t * torch.log(y + GUARD)).sum() / count
-            if self.guard_in_gradient:
-                data = guarded
+            guarded = -_weighted_log(t, y + g).sum() / count
+            # -Σ T·log softmax(A) / N, whose derivative is the book's (Y - T)/N
+            plain = -(t * torch.log_softmax(a, dim=1)).sum() / count
+        elif self.output == "sigmoid":
+            y = torch.sigmoid(a)
+            if self.loss_name == "cross_entropy":
+                guarded = -(_weighted_log(t, y + g) + _weighted_log(1.0 - t, 1.0 - y + g)).sum()
+                guarded = guarded / count
+                # the unguarded logistic cost, whose derivative is (Y - T)/N
+                plain = -(t * F.logsigmoid(a) + (1.0 - t) * F.logsigmoid(-a)).sum() / count
             else:
-                # value: the guarded loss; gradient: that of -Σ T·log softmax(A) / N, whose
-                # derivative is the book's (Y - T)/N
-                plain = -(t * torch.log_softmax(a, dim=1)).sum() / count
-                data = guarded.detach() + (plain - plain.detach())
+                guarded = plain = 0.5 * ((y - t) ** 2).sum() / count
         else:
             y = a
-            data = 0.5 * ((a - t) ** 2).sum() / count
+            guarded = plain = 0.5 * ((a - t) ** 2).sum() / count
+        if self.guard_in_gradient or plain is guarded:
+            data = guarded
+        else:
+            # value: the guarded loss; gradient: the unguarded one's
+            data = guarded.detach() + (plain - plain.detach())
         loss = data
         if self.weight_decay != 0.0:
             for linear in self.linears:
@@ -222,10 +253,12 @@ class TorchNet:
             return self.model(self._inputs(x)).numpy().copy()
 
     def probabilities(self, x) -> np.ndarray:
-        """Y: softmax(A) for the softmax output, A itself for the identity output."""
+        """Y: softmax(A) or σ(A) for those outputs, A itself for the identity output."""
         a = self.predict(x)
         if self.output == "identity":
             return a
+        if self.output == "sigmoid":
+            return torch.sigmoid(torch.from_numpy(a)).numpy()
         return torch.softmax(torch.from_numpy(a), dim=1).numpy()
 
     def loss(self, x, t) -> float:
