@@ -54,7 +54,7 @@ def main() -> int:
             loopnet("predict", "--model", model, "--data", args.data, "--index", "8", stdout=out)
         small, big = Path(work) / "small.html", Path(work) / "big.html"
         loopnet("explore", "--batch", "3", "-o", small)
-        loopnet("explore", "--model", model, "--data", args.data, "--split", "test", "--example", "8",
+        loopnet("explore", "--model", model, "--data", args.data, "--split", "test", "--example", "9",
                 "--batch", "20", "-o", big)
         screenshot(small, IMG / "explore-3-4-3.png", "#neuron-1-0")
         screenshot(big, IMG / "explore-784-100-10.png", "#neuron-1-38")

@@ -277,6 +277,8 @@ def output_cases(tmp_path):
                                   "read-only target", "missing directory",
                                   "every without checkpoint"])
 def test_bad_output_fails_before_training(capsys, tmp_path, case):
+    if case == "plot suffix":  # without matplotlib --plot stops earlier, naming the extra
+        pytest.importorskip("matplotlib", reason="--plot's formats need the plot extra")
     argv, message = output_cases(tmp_path)[case]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     code, out, err = run(capsys, *SMALL, "--iters", 5, *argv)
@@ -353,6 +355,7 @@ def test_parallel_without_numba_names_the_extra(capsys, monkeypatch):
     import loopnet.backends as backends
 
     monkeypatch.setattr(backends, "numba_available", lambda: False)
+    monkeypatch.setattr(backends, "ON_PYPY", False)  # CPython without numba (PyPy: test_pypy.py)
     code, out, err = run(capsys, *SMALL, "--iters", 2, "--parallel")
     assert_one_line_error(code, err)
     assert "pip install loopnet[jit]" in err
