@@ -56,9 +56,10 @@ def main() -> int:
             loopnet("predict", "--model", model, "--data", args.data, "--index", "8", stdout=out)
         small, big = Path(work) / "small.html", Path(work) / "big.html"
         loopnet("explore", "--batch", "3", "-o", small)
-        # run from the model's folder, so the page names it mnist-784-100-10.json
+        # run from the model's folder, so the page names it mnist-784-100-10.json; --example is
+        # 1-based, as in loopnet trace: test #8
         loopnet("explore", "--model", model.name, "--data", (ROOT / args.data).resolve(),
-                "--split", "test", "--example", "8", "--batch", "20", "-o", big, cwd=work)
+                "--split", "test", "--example", "9", "--batch", "20", "-o", big, cwd=work)
         screenshot(small, IMG / "explore-3-4-3.png", "#neuron-1-0")
         screenshot(big, IMG / "explore-784-100-10.png", "#neuron-1-38")
     return 0

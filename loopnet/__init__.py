@@ -7,6 +7,7 @@ from loopnet.errors import (
     DownloadError,
     LoopnetError,
     ModelFileError,
+    OutputFileError,
     ShapeError,
     TrainingDivergedError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Momentum",
     "MulLayer",
     "MultiLayerNet",
+    "OutputFileError",
     "Rng",
     "SGD",
     "ShapeError",

@@ -355,3 +355,20 @@ def test_a_checkpoint_without_loss_settings_resumes_with_the_defaults(capsys, tm
     code, out, err = _cli(capsys, "train", "--resume", str(ck), "--iters", "8", "--backend",
                           "python", "--quiet")
     assert code == 0, err
+
+
+def test_compare_cli_sigmoid_outputs_within_1e12(capsys, tmp_path, private_cache):
+    import json
+
+    pytest.importorskip("numpy")
+    out_json = tmp_path / "c.json"
+    code, out, err = _cli(capsys, "compare", "--sizes", "784,8,10", "--activation", "sigmoid",
+                          "--output", "sigmoid", "--loss", "squared_error", "--log-guard", "0",
+                          "--batch-size", "5", "--steps", "2", "--against", "numpy",
+                          "--backend", "python", "--json", str(out_json))
+    assert code == 0, out + err
+    assert "sigmoid/sigmoid+squared_error g=0" in out
+    doc = json.loads(out_json.read_text(encoding="utf-8"))
+    assert doc["ok"] and (doc["config"]["loss"], doc["config"]["log_guard"]) == (
+        "squared_error", 0.0)
+    assert max(row["max_abs"] for row in doc["oracles"]["numpy"]["rows"]) <= 1e-12

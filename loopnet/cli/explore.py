@@ -35,8 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                      help="hidden-layer activation (default relu)")
     add_output_arguments(net)
-    net.add_argument("--weight-init", type=weight_init_arg, default="he", metavar="STD|SCHEME",
-                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default he)")
+    net.add_argument("--init", "--weight-init", dest="weight_init", type=weight_init_arg,
+                     default="he", metavar="STD|SCHEME",
+                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default "
+                          "he; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
     net.add_argument("--seed", type=int, default=DEFAULT_SEED,
@@ -49,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="synthetic, mnist or an MNIST directory (default: generated inputs)")
     data.add_argument("--split", choices=["train", "test"], default="train",
                       help="which split of --data (default train)")
-    data.add_argument("--example", type=int, default=0, metavar="I",
-                      help="index (0-based) of the first example (default 0)")
+    data.add_argument("--example", type=positive_int, default=1, metavar="I",
+                      help="number of the first example, 1-based like every index loopnet "
+                           "prints (H_1, W_{1,1}, trace's --layer/--neuron) (default 1)")
     data.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH, metavar="N",
                       help=f"minibatch: examples I..I+N-1 (default {DEFAULT_BATCH})")
     out = parser.add_argument_group("output")

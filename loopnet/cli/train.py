@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or a directory with the 4 MNIST IDX files")
     parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
                         help="hidden layer widths (default 50)")
-    parser.add_argument("--init", type=weight_init, default=0.01,
-                        help="weight init: a std (default 0.01, the book's) or he, xavier, uniform")
+    parser.add_argument("--init", "--weight-init", dest="init", type=weight_init, default=0.01,
+                        help="weight init: a std (default 0.01, the book's) or he, xavier, "
+                             "uniform (--weight-init is an alias)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs of n_train/batch steps (default 5)")
     length.add_argument("--iters", type=positive_int, help="total training steps instead of epochs")

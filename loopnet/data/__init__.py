@@ -33,6 +33,8 @@ def load_data(
     holding the four MNIST-named IDX files. Raises DataError for a directory that does not
     exist or lacks the files, and DownloadError when MNIST cannot be fetched.
     """
+    if str(spec).strip() == "":
+        raise DataError("--data is empty: give synthetic, mnist or a directory")
     if spec == "synthetic":
         return synthetic_dataset(seed=seed, cache_dir=cache_dir)
     if spec == "mnist":
