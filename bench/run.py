@@ -1,13 +1,15 @@
 """loopnet benchmark suite: time per training step, scaling, peak memory, start-up and accuracy.
 
-    python bench/run.py [--data DIR] [--quick] [--out bench/results] [--pypy PATH]
+    python bench/run.py [--data DIR] [--quick] [--out DIR] [--pypy PATH]
 
 Every implementation trains the same network (same init from loopnet's Rng, SGD, float64,
 batch 100) on the same minibatch sequence, in one process, interleaved round by round, so the
 ratios printed are measured under the same machine load.  loopnet-python under PyPy (`pypy3`
 on the PATH, or --pypy) runs in a child process (bench/python_worker.py) that this process
 drives block by block in the same rounds.  Results go to `--out` as results.md, results.json,
-step_times.png and scaling.png.
+step_times.png and scaling.png: by default the committed bench/results/ for a full run, and a
+fresh temporary directory for ``--quick`` (a quick run never replaces the committed results
+unless ``--out bench/results`` asks it to).
 """
 from __future__ import annotations
 
@@ -512,11 +514,26 @@ def plot(report, out: Path) -> None:
         plt.close(fig)
 
 
+def results_dir(out: str | None, quick: bool) -> Path:
+    """Where results go: `out` if given, else bench/results for a full run and a new
+    temporary directory for a quick one (created)."""
+    if out is not None:
+        folder = Path(out)
+    elif quick:
+        folder = Path(tempfile.mkdtemp(prefix="loopnet-bench-quick-"))
+    else:
+        folder = ROOT / "bench" / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="directory of MNIST IDX files "
                                        "(default ../shared/data/mnist-t10k-split)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--out", default=None,
+                        help="directory for the results (default: bench/results; with --quick "
+                             "a new temporary directory)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds, no scaling, memory or start-up")
     parser.add_argument("--rounds", type=int, default=5)
@@ -531,8 +548,8 @@ def main() -> int:
         (Path(args.out) / "float_memory.json").write_text(
             json.dumps({"machine": machine(), "float_memory": rows}, indent=1) + "\n")
         return 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = results_dir(args.out, args.quick)
+    print(f"results go to {out}", flush=True)
     train, test, description, data_dir = load_bench_data(args.data)
     pypy = find_pypy(args.pypy)
     rounds = 2 if args.quick else args.rounds

@@ -7,6 +7,7 @@ from loopnet.errors import (
     DownloadError,
     LoopnetError,
     ModelFileError,
+    OutputFileError,
     ShapeError,
     TrainingDivergedError,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Momentum",
     "MulLayer",
     "MultiLayerNet",
+    "OutputFileError",
     "Rng",
     "SGD",
     "ShapeError",

@@ -1,12 +1,45 @@
-"""Atomic file output: readers see the old file or the complete new one, never a partial one."""
+"""Atomic file output: readers see the old file or the complete new one, never a partial one.
+
+On Linux the bytes go to an unnamed file (``O_TMPFILE``) in the target's directory, which the
+kernel frees if the process dies, even by SIGKILL; only once complete and synced is it linked
+under a temporary name and renamed over the target.  Where ``O_TMPFILE`` is missing the file
+is written under that temporary name from the start.  Temporary names are
+``.loopnet-<pid>-<random>.tmp``; each write removes those of processes that no longer exist
+(SIGKILL runs no clean-up), so at most the complete new file of a write killed between its
+link and its rename survives, and only until the next write into that directory.
+
+Before anything is written the target is checked: a symbolic link, a device node, a FIFO, a
+directory or a read-only file is refused rather than replaced by a regular file, and so is a
+name longer than the file system allows.  Every OSError becomes one `OutputFileError` naming
+the path and the reason (``No space left on device``, ``Read-only file system``, ...).
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
-from collections.abc import Iterator
+import re
+import secrets
+import shutil
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Union
+
+from loopnet.errors import OutputFileError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+TEMP_PREFIX = ".loopnet-"
+_TEMP_NAME = re.compile(r"\.loopnet-(\d+)-[0-9a-f]{12}(?:\.tmp|\.d)$")
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000  # Linux <fcntl.h>
+_ST_RDONLY = getattr(os, "ST_RDONLY", 1)  # PyPy 3.9's os lacks it; 1 on Linux and the BSDs
+_NO_LINK_DEVICES: set[int] = set()  # file systems where an O_TMPFILE file could not be linked
+# errors of writing the handle, as opposed to whatever else the body of atomic_output does
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG, errno.EACCES,
+                 errno.EPERM, errno.ENAMETOOLONG, errno.EBADF}
 
 
 def _umask() -> int:
@@ -15,32 +48,288 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, *, create_parents: bool = False) -> Iterator[BinaryIO]:
-    """A binary temporary file beside `path` that replaces `path` when the body succeeds.
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
-    If the body raises, the temporary file is removed and `path` is left as it was.  The file
-    gets the permissions a plain `open` would give (mkstemp's are 0600).
-    """
-    target = Path(path)
-    if create_parents:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+
+def _temp_name(suffix: str = ".tmp") -> str:
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{suffix}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, target)
-    except BaseException:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: PathLike) -> int:
+    """Delete loopnet's own temporary files/directories in `directory` whose writer is gone.
+
+    Returns how many were removed.  Only names of the form ``.loopnet-<pid>-<12 hex>.tmp``
+    (or ``.d`` for directories) are touched, and only when no process `pid` exists.
+    """
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
         with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+            if name.endswith(".d"):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+            removed += 1
+    return removed
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_output_target(path: PathLike, inputs: Iterable[PathLike] = (),
+                        what: str | None = None) -> None:
+    """Refuse, with one `OutputFileError`, an output path that loopnet must not write.
+
+    Refused: an empty name, a missing directory, a name too long for the file system, a
+    directory without write permission or on a read-only file system, and an existing
+    symbolic link, device node, FIFO, socket, directory, read-only file or any of `inputs`
+    (the files or directories the command reads).  `what` prefixes the message (a flag name).
+    """
+    label = f"{what} {path}" if what else f"cannot write {path}"
+    text = os.fspath(path)
+    if text == "":
+        raise OutputFileError(f"{what or 'output'}: empty file name")
+    target = Path(text)
+    directory = target.parent
+    limit = _name_max(directory) if directory.is_dir() else 255
+    if len(os.fsencode(target.name)) > limit:
+        raise OutputFileError(f"{label}: file name is {len(os.fsencode(target.name))} bytes, "
+                              f"longer than the file system allows ({limit})")
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise OutputFileError(f"{label}: {directory} is not a directory") from None
+        raise OutputFileError(f"{label}: {_reason(exc)}") from None
+    if info is not None:
+        mode = info.st_mode
+        if stat.S_ISLNK(mode):
+            raise OutputFileError(f"{label} is a symbolic link (loopnet replaces files, not "
+                                  f"links: give the path it points to, {os.path.realpath(text)})")
+        if stat.S_ISDIR(mode):
+            raise OutputFileError(f"{label} is a directory")
+        if not stat.S_ISREG(mode):
+            kind = ("a device node" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file")
+            raise OutputFileError(f"{label} is {kind}; loopnet writes only regular files")
+        if mode & 0o222 == 0 or not os.access(target, os.W_OK):
+            raise OutputFileError(f"{label} is read-only (chmod u+w it, or choose another name)")
+    for source in inputs:
+        if source is not None and _same_file(target, Path(source)):
+            raise OutputFileError(f"{label} is also an input of this command; "
+                                  "writing it would destroy the input")
+    if not directory.is_dir():
+        if directory.exists():
+            raise OutputFileError(f"{label}: {directory} is not a directory")
+        raise OutputFileError(f"{label}: directory {directory} does not exist")
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & _ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        raise OutputFileError(f"{label}: {directory} is on a read-only file system")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputFileError(f"{label}: directory {directory} is not writable")
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    """True if `target` and `source` name the same existing file (hard links included)."""
+    try:
+        return os.path.samefile(target, source)
+    except OSError:
+        return False
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    """An O_TMPFILE descriptor in `directory`, or None where the system has none (or where
+    linking one failed before)."""
+    if not _O_TMPFILE:
+        return None
+    with contextlib.suppress(OSError):
+        if os.stat(directory).st_dev in _NO_LINK_DEVICES:
+            return None
+    try:
+        return os.open(directory, _O_TMPFILE | os.O_RDWR | _O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None  # this file system (or kernel) cannot: use a named temporary
         raise
 
 
-def write_file_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+def _libc_linkat():
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        return libc.linkat
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _link_unnamed(fd: int, temp: Path) -> None:
+    """Give the O_TMPFILE file `fd` the name `temp`: linkat(AT_EMPTY_PATH) (needs
+    CAP_DAC_READ_SEARCH), else through /proc/self/fd, else by copying it into a new file."""
+    linkat = _libc_linkat()
+    if linkat is not None and linkat(fd, b"", _AT_FDCWD, os.fsencode(temp), _AT_EMPTY_PATH) == 0:
+        return
+    try:
+        os.link(f"/proc/self/fd/{fd}", temp)
+        return
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        _NO_LINK_DEVICES.add(os.fstat(fd).st_dev)  # next time write a named temporary at once
+    out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while True:
+            block = os.read(fd, 1 << 20)
+            if not block:
+                break
+            view = memoryview(block)
+            while view:
+                view = view[os.write(out, view):]
+        os.fsync(out)
+    finally:
+        os.close(out)
+
+
+def _sync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike, *, create_parents: bool = False,
+                  inputs: Iterable[PathLike] = ()) -> Iterator[BinaryIO]:
+    """A binary file that replaces `path` when the body succeeds (see the module docstring).
+
+    If the body raises, nothing is left behind and `path` is as it was.  The file gets the
+    permissions a plain `open` would give.  Raises OutputFileError for a refused target
+    (`check_output_target`) and for any OS error while writing.
+    """
+    if os.fspath(path) == "":
+        raise OutputFileError("output: empty file name")
+    target = Path(path)
+    if create_parents:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputFileError(f"cannot write {path}: cannot create {target.parent}: "
+                                  f"{_reason(exc)}") from None
+    check_output_target(target, inputs)
+    directory = target.parent
+    remove_stale_temporaries(directory)
+    temp = directory / _temp_name()
+    named = in_body = False
+    try:
+        fd = _open_unnamed(directory)
+        if fd is None:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+            named = True
+        with os.fdopen(fd, "wb") as handle:
+            in_body = True
+            yield handle
+            in_body = False
+            handle.flush()
+            os.fsync(handle.fileno())
+            if named:
+                os.chmod(temp, 0o666 & ~_umask())
+            else:
+                named = True  # from here on a name may exist: remove it on failure
+                _link_unnamed(fd, temp)
+        os.replace(temp, target)
+        named = False
+        _sync_directory(directory)
+    except OSError as exc:
+        if isinstance(exc, OutputFileError) or (in_body and exc.errno not in _WRITE_ERRNOS):
+            raise  # the body's own failure (a download's HTTP error, ...), not a write fault
+        raise OutputFileError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        if named:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def write_file_atomic(path: PathLike, data: bytes | str, *,
+                      inputs: Iterable[PathLike] = ()) -> None:
     """Write `data` (str as UTF-8) to `path` atomically."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with atomic_output(path) as handle:
+    with atomic_output(path, inputs=inputs) as handle:
         handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: PathLike) -> Iterator[Path]:
+    """A fresh temporary directory beside `path` that becomes `path` when the body succeeds.
+
+    Readers see the old directory or the complete new set, never a partial one.  An existing
+    `path` is replaced (it must be a directory: anything else is refused); if the body raises,
+    the temporary directory is removed and `path` is untouched.
+    """
+    target = Path(path)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputFileError(f"cannot write {path}: it exists and is not a directory")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFileError(f"cannot create {path}: {_reason(exc)}") from None
+    remove_stale_temporaries(parent)
+    temp = parent / _temp_name(".d")
+    old = parent / _temp_name(".d")
+    try:
+        os.mkdir(temp)
+        os.chmod(temp, 0o777 & ~_umask())
+        try:
+            yield temp
+        except OutputFileError as exc:  # name the directory asked for, not the staging one
+            raise OutputFileError(str(exc).replace(str(temp), str(target))) from None
+        if target.exists():
+            os.rename(target, old)
+        try:
+            os.rename(temp, target)
+        except OSError:
+            if old.exists():
+                os.rename(old, target)
+            raise
+        _sync_directory(parent)
+    except OSError as exc:
+        if isinstance(exc, OutputFileError):
+            raise
+        raise OutputFileError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        for leftover in (temp, old):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(leftover)

@@ -15,6 +15,8 @@ from typing import Union
 PathLike = Union[str, "os.PathLike[str]"]
 
 NUMBA_CACHE_ENV = "NUMBA_CACHE_DIR"
+_NOTED_ENV = "LOOPNET_NUMBA_CACHE_NOTED"
+_CACHE_DISABLED = [False]  # set once no cache directory at all can be written
 
 
 def cache_root(cache_dir: PathLike | None = None) -> Path:
@@ -40,25 +42,69 @@ def _writable_directory(directory: Path) -> bool:
     return os.access(directory, os.W_OK | os.X_OK)
 
 
-def configure_numba_cache() -> Path:
+def _note_once(message: str) -> None:
+    """One ``loopnet: warning:`` line per run: child processes (the background compile) inherit
+    the environment variable and stay quiet."""
+    if os.environ.get(_NOTED_ENV):
+        return
+    os.environ[_NOTED_ENV] = "1"
+    print(f"loopnet: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _guard_cache_writes(numba_module) -> None:
+    """Make a failed cache write (full disk, read-only or vanished directory) skip caching
+    that function, with one note, instead of failing the compile with an OSError."""
+    caching = numba_module.core.caching
+    if getattr(caching.Cache.save_overload, "_loopnet_guarded", False):
+        return
+    save = caching.Cache.save_overload
+
+    def save_overload(self, sig, data):
+        try:
+            save(self, sig, data)
+        except OSError as exc:
+            _note_once(f"cannot write the compiled-kernel cache {self.cache_path} "
+                       f"({exc.strerror or exc}); compiling without caching")
+
+    save_overload._loopnet_guarded = True
+    caching.Cache.save_overload = save_overload
+
+
+def _disable_caching(numba_module) -> None:
+    """``njit(cache=True)`` compiles without any cache from now on (no writable place)."""
+    numba_module.core.dispatcher.Dispatcher.enable_caching = lambda self: None
+
+
+def configure_numba_cache() -> Path | None:
     """Point Numba's cache at ``<cache root>/numba`` (unless ``$NUMBA_CACHE_DIR`` is set).
 
     Call before the first ``njit(cache=True)``: Numba picks a function's cache directory when the
     function is decorated.  Sets the environment variable too, so child processes (the background
     compile) share the cache.  When the directory cannot be written, compiled kernels go to a
-    private temporary directory (nothing persists; one ``loopnet: warning:`` line says so),
-    never beside the package's sources.
+    private temporary directory (nothing persists), and when that fails too they are compiled
+    without a cache; a cache write that fails later (a full disk) skips caching.  Each case
+    gives one ``loopnet: warning:`` line, never beside the package's sources and never an error.
+    Returns the directory used, or None when compiling without a cache.
     """
     chosen = os.environ.get(NUMBA_CACHE_ENV)
-    directory = Path(chosen) if chosen else cache_root() / "numba"
+    directory: Path | None = Path(chosen) if chosen else cache_root() / "numba"
     if not _writable_directory(directory):
-        fallback = Path(tempfile.mkdtemp(prefix="loopnet-numba-"))
-        print(f"loopnet: warning: cannot write the compiled-kernel cache {directory}; "
-              f"compiling without a lasting cache (set ${NUMBA_CACHE_ENV} or $LOOPNET_CACHE)",
-              file=sys.stderr)
+        try:
+            fallback: Path | None = Path(tempfile.mkdtemp(prefix="loopnet-numba-"))
+        except OSError:
+            fallback = None
+        _note_once(f"cannot write the compiled-kernel cache {directory}; compiling without a "
+                   f"lasting cache (set ${NUMBA_CACHE_ENV} or $LOOPNET_CACHE)")
         directory = fallback
-    os.environ[NUMBA_CACHE_ENV] = str(directory)
     numba_module = sys.modules.get("numba")
+    if directory is None:
+        _CACHE_DISABLED[0] = True
+    else:
+        os.environ[NUMBA_CACHE_ENV] = str(directory)
+        if numba_module is not None:
+            numba_module.config.CACHE_DIR = str(directory)
     if numba_module is not None:
-        numba_module.config.CACHE_DIR = str(directory)
+        _guard_cache_writes(numba_module)
+        if _CACHE_DISABLED[0]:
+            _disable_caching(numba_module)
     return directory

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopnet import __version__, kernels
+from loopnet import __version__, kernels, strict_json
+from loopnet.atomic import atomic_directory
 from loopnet.backends.python_backend import PythonBackend
 from loopnet.data.dataset import Dataset
 from loopnet.errors import DataError
@@ -439,28 +440,21 @@ def _write_json(path: Path, value: dict) -> None:
 
 def export_cases(directory: str | os.PathLike) -> list[str]:
     """Write every case and index.json into `directory` (created if missing); the case names."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConformanceError(f"cannot create {directory}: {exc.strerror or exc}") from None
     cases = build_cases()
-    for case in cases:
-        _write_json(directory / f"{case['name']}.json", case)
-    index = {"format": FORMAT, "version": VERSION, "generator": f"loopnet {__version__}",
-             "cases": [{"name": c["name"], "file": f"{c['name']}.json", "kind": c["kind"],
-                        "tolerance": c["tolerance"]["mode"]} for c in cases]}
-    _write_json(directory / INDEX, index)
+    with atomic_directory(directory) as staging:  # the whole set appears at once, or nothing
+        for case in cases:
+            _write_json(staging / f"{case['name']}.json", case)
+        index = {"format": FORMAT, "version": VERSION, "generator": f"loopnet {__version__}",
+                 "cases": [{"name": c["name"], "file": f"{c['name']}.json", "kind": c["kind"],
+                            "tolerance": c["tolerance"]["mode"]} for c in cases]}
+        _write_json(staging / INDEX, index)
     return [c["name"] for c in cases]
 
 
 def _read_json(path: Path, what: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConformanceError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConformanceError(f"cannot read {what} {path}: {exc}") from None
+    if not path.exists():
+        raise ConformanceError(f"{what} {path} does not exist")
+    data = strict_json.read(path, what, ConformanceError)  # no NaN, huge ints, deep nesting
     if not isinstance(data, dict):
         raise ConformanceError(f"{what} {path} is not a JSON object")
     return data
@@ -484,12 +478,11 @@ def load_cases(directory: str | os.PathLike) -> list[dict]:
 def run_reference(cases_dir: str | os.PathLike, results_dir: str | os.PathLike) -> int:
     """Act as a port: run every case with the Python reference and write its results."""
     cases = load_cases(cases_dir)
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    for case in cases:
-        _write_json(results_dir / f"{case['name']}.json",
-                    {"format": RESULT_FORMAT, "version": VERSION, "case": case["name"],
-                     "output": run_case(case)})
+    with atomic_directory(results_dir) as staging:
+        for case in cases:
+            _write_json(staging / f"{case['name']}.json",
+                        {"format": RESULT_FORMAT, "version": VERSION, "case": case["name"],
+                         "output": run_case(case)})
     return len(cases)
 
 
@@ -595,7 +588,9 @@ def check_case(case: dict, result: dict | None, strict: bool = False) -> CaseRep
     name = case["name"]
     if result is None:
         return CaseReport(name, False, "no result file")
-    if result.get("format") != RESULT_FORMAT or result.get("version") != VERSION:
+    version = result.get("version")
+    if (result.get("format") != RESULT_FORMAT or type(version) is not int  # not 1.0, not true
+            or version != VERSION):
         return CaseReport(name, False, f"result is not {RESULT_FORMAT} version {VERSION}")
     if result.get("case") != name:
         return CaseReport(name, False, f"result is for case {result.get('case')!r}")

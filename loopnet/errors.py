@@ -31,3 +31,9 @@ class DownloadError(LoopnetError, OSError):
 
 class TrainingDivergedError(LoopnetError, ArithmeticError):
     """The loss became NaN or infinite during training (usually: the learning rate is too high)."""
+
+
+class OutputFileError(LoopnetError, OSError):
+    """An output file that cannot or must not be written: a full disk, a read-only file system,
+    a name too long, no permission, a symbolic link, device node or read-only file in the way,
+    or one of the command's own input files."""

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from loopnet import kernels
 from loopnet.backends import get_backend
-from loopnet.errors import ConfigError, DataError, ShapeError
+from loopnet.errors import ConfigError, DataError, LoopnetError, ShapeError
+from loopnet.memory import network_bytes, require_memory
 from loopnet.rng import Rng
 
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
@@ -202,6 +203,8 @@ class MultiLayerNet:
         self.weight_decay = weight_decay
         self.seed = seed
         self.backend = get_backend(backend, parallel=parallel)
+        require_memory(network_bytes(self.sizes, self.backend.name),
+                       f"a {'-'.join(map(str, self.sizes))} network (--hidden / --sizes)")
         self.n_layers = len(self.sizes) - 1
         self.names = param_names(self.n_layers)
         b = self.backend
@@ -249,7 +252,10 @@ class MultiLayerNet:
                 if rows != shape[0]:
                     raise ShapeError(f"{name} has {rows} rows, expected {shape[0]}")
             else:
-                flat, rows = self.backend.rows([params[name]], shape[0], name)
+                try:
+                    flat, rows = self.backend.rows([params[name]], shape[0], name)
+                except LoopnetError as exc:  # a vector has no rows: "b2 row 0 has" → "b2 has"
+                    raise type(exc)(str(exc).replace(f"{name} row 0", name, 1)) from None
             flats[name] = flat
         for name in self.names:  # copy only after every tensor validated: all or nothing
             buf = self.params[name]

@@ -19,7 +19,11 @@ The k-th output (k = 1, 2, ...) depends only on ``seed + k * 0x9E3779B97F4A7C15`
 language can compute a whole block of draws at once and get the same bits.
 """
 
+from __future__ import annotations
+
 import math
+
+from loopnet.errors import ConfigError
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
@@ -27,6 +31,11 @@ MIX1 = 0xBF58476D1CE4E5B9
 MIX2 = 0x94D049BB133111EB
 TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 TWO_PI = 2.0 * math.pi
+
+
+class RngArgumentError(ConfigError, TypeError):
+    """A seed or bound of the wrong type or range (a LoopnetError, and a TypeError/ValueError
+    as Python's own random module would raise)."""
 
 
 def mix64(z: int) -> int:
@@ -41,7 +50,7 @@ class Rng:
 
     def __init__(self, seed: int = 0) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+            raise RngArgumentError(f"seed must be an int, got {type(seed).__name__}")
         self.state = seed & MASK64
 
     def next_u64(self) -> int:
@@ -61,8 +70,12 @@ class Rng:
 
     def randbelow(self, n: int) -> int:
         """Integer in [0, n) by multiply-shift on the high 32 bits (1 <= n <= 2**32)."""
-        if not 1 <= n <= 1 << 32:
-            raise ValueError(f"randbelow needs 1 <= n <= 2**32, got {n}")
+        try:
+            in_range = 1 <= n <= 1 << 32
+        except TypeError:  # "abc", None: not comparable with ints
+            in_range = False
+        if not in_range:
+            raise RngArgumentError(f"randbelow needs an int 1 <= n <= 2**32, got {n!r}")
         return ((self.next_u64() >> 32) * n) >> 32
 
     def choice(self, n: int, size: int) -> list[int]:

@@ -16,6 +16,7 @@ their layer ``^(l)`` only when there is more than one hidden layer.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Union
@@ -681,6 +682,9 @@ def _expr(expr: Expr, precision: int, latex: bool) -> str:
     return "".join(out)
 
 
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,])(?=\s|$)")
+
+
 def _note(expr: Expr, precision: int, fmt: str) -> str:
     """A note's words and symbols; symbols in $...$ for Markdown/LaTeX."""
     out = []
@@ -691,8 +695,8 @@ def _note(expr: Expr, precision: int, fmt: str) -> str:
             out.append(f"${_expr([tok], precision, True)}$")
         else:
             out.append(_expr([tok], precision, False))
-    text = " ".join(out)
-    return text.replace(" .", ".").replace(" ,", ",")
+    # "H ." → "H." at a sentence's end, but "data ../shared" keeps its space
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(out))
 
 
 def _vector_note(expr: Expr) -> bool:

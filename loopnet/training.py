@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from loopnet.data.dataset import Dataset
 from loopnet.errors import ConfigError, ShapeError, TrainingDivergedError
+from loopnet.memory import require_memory
 from loopnet.network import MultiLayerNet
 from loopnet.optimizers import Optimizer
 from loopnet.rng import MASK64, Rng
@@ -63,6 +64,8 @@ class DataFeed:
     def __init__(self, net: MultiLayerNet, data: Dataset, batch: int) -> None:
         b = net.backend
         n_in = net.sizes[0]
+        # index + value per input, a teacher per output: 16 and 8 bytes (a list's pointers)
+        require_memory(batch * (16 * n_in + 8 * net.sizes[-1] + 16), f"--batch-size {batch}")
         self.net = net
         self.count = len(data)
         self.is_float = data.is_float

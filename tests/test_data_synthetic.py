@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from loopnet.data import Dataset, synthetic
-from loopnet.data.idx import read_idx
+from loopnet.data.idx import read_idx, write_idx
 from loopnet.data.synthetic import generate_digits, synthetic_dataset
 from loopnet.errors import ConfigError
 
@@ -106,12 +106,27 @@ def test_cache_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (tmp_path / "synthetic" / f"{synthetic.SYNTHETIC_VERSION}-0-5-5").is_dir()
 
 
-def test_unwritable_cache_only_warns(tmp_path: Path) -> None:
+def test_unwritable_cache_only_warns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")  # a file where the cache root would be
-    with pytest.warns(UserWarning, match="could not cache synthetic data"):
-        train, test = synthetic_dataset(n_train=5, n_test=4, seed=0, cache_dir=blocker)
+    train, test = synthetic_dataset(n_train=5, n_test=4, seed=0, cache_dir=blocker)
     assert (len(train), len(test)) == (5, 4)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("loopnet: warning: could not cache synthetic")
+
+
+def test_tampered_cache_is_detected_and_regenerated(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """A cache rewritten as valid IDX with every label 0 must not be used (it trained to 1.0)."""
+    train, test = synthetic_dataset(n_train=30, n_test=10, seed=2, cache_dir=tmp_path)
+    folder = synthetic.synthetic_cache_dir(30, 10, 2, tmp_path)
+    write_idx(folder / "train-labels-idx1-ubyte", (30,), bytes(30))
+    again, _ = synthetic_dataset(n_train=30, n_test=10, seed=2, cache_dir=tmp_path)
+    assert again.labels == train.labels
+    assert "checksum mismatch" in capsys.readouterr().err
+    (folder / synthetic.CHECKSUMS).unlink()  # an incomplete cache: regenerated, not trusted
+    again, _ = synthetic_dataset(n_train=30, n_test=10, seed=2, cache_dir=tmp_path)
+    assert again.labels == train.labels and (folder / synthetic.CHECKSUMS).is_file()
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])

@@ -57,10 +57,10 @@ def test_cli_round_trip_is_bitwise(model_file, tmp_path, fmt, capsys):
     original = load_model(model_file, backend="python")
     restored = load_model(back, backend="python")
     assert _same_bits(original, restored)
-    if fmt != "torch":  # a state_dict has no room for the configuration
-        assert restored.config() == original.config()
-        meta = json.loads(back.read_text())["metadata"]
-        assert meta["epochs"] == 3 and meta["imported_from"] == str(out)
+    # every format stores the configuration (torch: in the state_dict's _metadata)
+    assert restored.config() == original.config()
+    meta = json.loads(back.read_text())["metadata"]
+    assert meta["epochs"] == 3 and meta["imported_from"] == str(out)
     # exporting the re-imported model gives the identical file
     again = tmp_path / f"again.{fmt}"
     assert main(["export", "--model", str(back), "--format", fmt, str(again)]) == 0

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from loopnet import LoopnetError, ModelFileError, MultiLayerNet
+from loopnet import LoopnetError, ModelFileError, MultiLayerNet, OutputFileError
 from loopnet.model_io import (
     FORMAT,
     VERSION,
@@ -104,7 +104,7 @@ def test_failed_rename_keeps_no_temp(tmp_path, monkeypatch):
         raise PermissionError("rename refused")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(PermissionError):
+    with pytest.raises(OutputFileError, match="rename refused"):
         write_atomic(tmp_path / "m.json", "{}")
     assert leftovers(tmp_path) == []
 

@@ -165,7 +165,7 @@ def test_markdown_and_latex_render_equations(capsys):
     tex = run_cli(capsys, "--format", "latex", "--sizes", "3,20,3")
     assert tex.startswith("\\documentclass{article}") and tex.rstrip().endswith("\\end{document}")
     assert "\\Delta W_{1,1}^{(1)} &\\leftarrow" in tex
-    assert "\\#0" in tex and "&\\qquad +" in tex  # escaped title, long sums broken
+    assert "\\#1" in tex and "&\\qquad +" in tex  # escaped title, long sums broken
 
 
 def test_sigmoid_tanh_and_identity_gates_are_written_out(capsys):
@@ -191,7 +191,7 @@ def test_trace_a_real_digit_from_data(capsys, monkeypatch):
     (["--layer", "3"], "layer must be 1..2"),
     (["--layer", "1", "--neuron", "5"], "layer 1 has neurons 1..4"),
     (["--precision", "18"], "precision must be 1..17"),
-    (["--example", "-1"], "--example must be >= 0"),
+    (["--example", "0"], "must be positive"),
 ])
 def test_bad_options_exit_2(capsys, args, message):
     assert main(["trace", *args]) == 2

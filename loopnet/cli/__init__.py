@@ -75,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except MemoryError:  # a size check missed a case: still one line, never a traceback
+        print("loopnet: error: out of memory (ask for smaller sizes: --hidden, --batch-size, "
+              "--limit, ...)", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file fault no check caught: name the file and the reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"loopnet: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from loopnet.errors import ConfigError
+from loopnet.atomic import check_output_target
 
 
 def positive_int(text: str) -> int:
@@ -15,6 +16,21 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+SEED_LIMIT = 1 << 64
+
+
+def seed(text: str) -> int:
+    """A seed 0 ≤ s < 2**64: the generator keeps 64 bits, so -1 or 2**64 would silently be
+    the same stream as 2**64 - 1 or 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"seeds are 0 to 2**64 - 1, got {text}")
     return value
 
 
@@ -38,11 +54,12 @@ def non_negative_float(text: str) -> float:
 
 
 def int_list(text: str) -> list[int]:
-    """"784,50,10" → [784, 50, 10], each positive."""
+    """"784,50,10" → [784, 50, 10], each positive; no empty entries ("50," is a typo)."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers "
+                                         "(no empty entries)") from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
     return values
@@ -53,6 +70,7 @@ def weight_init(text: str):
     if text in ("he", "xavier", "uniform"):
         return text
     if text.startswith("uniform:"):
+        from loopnet.errors import ConfigError
         from loopnet.network import fixed_uniform_init
 
         try:
@@ -70,17 +88,29 @@ def weight_init(text: str):
     return value
 
 
-def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any work if `path`'s directory does not exist or cannot be written."""
-    if path is None:
-        return
-    directory = Path(path).parent
-    if not directory.is_dir():
-        raise ConfigError(f"{flag} {path}: directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise ConfigError(f"{flag} {path}: directory {directory} is not writable")
-    if Path(path).is_dir():
-        raise ConfigError(f"{flag} {path} is a directory")
+def check_writable(path: str | None, flag: str, inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Fail before any work if loopnet must not or cannot write `path` (OutputFileError): its
+    directory missing, unwritable or read-only, the name too long, or a symbolic link, device,
+    FIFO, directory, read-only file or one of `inputs` in its place."""
+    if path is not None:
+        check_output_target(path, inputs, what=flag)
+
+
+def data_input_files(spec: str) -> list[Path]:
+    """The files a ``--data`` spec reads (none for 'synthetic'/'mnist'): a data file itself, or
+    a directory's MNIST-named files.  Outputs must never be written over them."""
+    from loopnet.data.mnist import MNIST_FILES
+
+    given = Path(spec)
+    if spec in ("synthetic", "mnist"):
+        return []
+    if given.is_file():
+        return [given]
+    try:
+        return [entry for entry in given.iterdir()
+                if entry.name.split(".")[0] in MNIST_FILES and entry.is_file()]
+    except OSError:
+        return []
 
 
 def log_guard(text: str) -> float:
@@ -118,7 +148,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser)
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                         help="L2 weight decay λ (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init and sampling (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of init and sampling (default 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto",
                         help="python: the loops as written; numba: the same loops compiled; "
                              "auto (default): numba when installed (python on PyPy)")

@@ -3,16 +3,19 @@
 import argparse
 import math
 import sys
-from pathlib import Path
 
 from loopnet.backends import BACKEND_NAMES
 from loopnet.cli.common import (
     add_data_arguments,
     add_output_arguments,
+    check_writable,
+    data_input_files,
     data_options,
     output_options,
+    seed,
 )
 from loopnet.errors import BackendError, ConfigError
+from loopnet.memory import require_memory
 from loopnet.network import ACTIVATIONS, MultiLayerNet
 from loopnet.optimizers import OPTIMIZERS
 
@@ -43,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="layer widths, input first (default 784,50,10)")
     parser.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
     add_output_arguments(parser)  # sigmoid and identity outputs get one-hot teacher rows
-    parser.add_argument("--weight-init", default="0.01",
-                        help="std of the normal init, or he, xavier, uniform (default 0.01)")
+    parser.add_argument("--init", "--weight-init", dest="weight_init", default="0.01",
+                        help="std of the normal init, or he, xavier, uniform (default 0.01; "
+                             "--weight-init is an alias)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="λ (default 0)")
     parser.add_argument("--optimizer", default="sgd", choices=list(OPTIMIZERS))
     parser.add_argument("--lr", type=float, default=None,
@@ -59,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--against", default="numpy,torch",
                         help="comma list of oracles: numpy, torch (default both)")
     parser.add_argument("--backend", default="auto", choices=list(BACKEND_NAMES))
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seeds the weights, the synthetic data and the minibatch draws")
     parser.add_argument("--tolerance", type=float, default=1e-12,
                         help="largest absolute difference accepted (default 1e-12)")
@@ -89,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     if args.lr is not None and not (args.lr > 0.0 and math.isfinite(args.lr)):
         raise ConfigError(f"--lr must be positive, got {args.lr}")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise ConfigError(f"cannot write {args.json}: its directory does not exist")
+    check_writable(args.json, "--json", inputs=data_input_files(args.data))
     net = MultiLayerNet(sizes, activation=args.activation, **output_options(args),
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)
@@ -101,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if max(train.labels) >= sizes[-1]:
         raise ConfigError(f"{args.data} has label {max(train.labels)} but --sizes ends with "
                           f"{sizes[-1]} outputs")
+    # every step's minibatch is drawn up front: inputs and teachers as float64
+    require_memory(max(args.steps, 1) * args.batch_size * 8 * (sizes[0] + sizes[-1] + 1),
+                   f"--steps {args.steps} with --batch-size {args.batch_size}")
     batches, chosen = compare.select_batches(train, args.batch_size, args.steps, args.seed,
                                              one_hot=args.output != "softmax", n_out=sizes[-1])
     config = {"data": str(args.data), "batch_size": args.batch_size, "seed": args.seed,

@@ -11,8 +11,15 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from loopnet.cli.common import check_writable, int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import (
+    add_output_arguments,
+    int_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from loopnet.cli.common import weight_init as weight_init_arg
+from loopnet.cli.output_paths import check_distinct, check_output
 from loopnet.cli.trace import DEFAULT_SEED
 from loopnet.errors import ConfigError
 
@@ -27,10 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="layer widths (default 3,4,3; with --data 784,50,10)")
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                      help="hidden-layer activation (default relu)")
-    net.add_argument("--output", choices=["softmax", "identity"], default="softmax",
-                     help="output layer: softmax + cross-entropy, or identity + squared error")
-    net.add_argument("--weight-init", type=weight_init_arg, default="he", metavar="STD|SCHEME",
-                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default he)")
+    add_output_arguments(net)
+    net.add_argument("--init", "--weight-init", dest="weight_init", type=weight_init_arg,
+                     default="he", metavar="STD|SCHEME",
+                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default "
+                          "he; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
     net.add_argument("--seed", type=int, default=DEFAULT_SEED,
@@ -43,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="synthetic, mnist or an MNIST directory (default: generated inputs)")
     data.add_argument("--split", choices=["train", "test"], default="train",
                       help="which split of --data (default train)")
-    data.add_argument("--example", type=int, default=0, metavar="I",
-                      help="index (0-based) of the first example (default 0)")
+    data.add_argument("--example", type=positive_int, default=1, metavar="I",
+                      help="number of the first example, 1-based like every index loopnet "
+                           "prints (H_1, W_{1,1}, trace's --layer/--neuron) (default 1)")
     data.add_argument("--batch", type=positive_int, default=DEFAULT_BATCH, metavar="N",
                       help=f"minibatch: examples I..I+N-1 (default {DEFAULT_BATCH})")
     out = parser.add_argument_group("output")
@@ -66,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.cli.trace import _examples, _network
     from loopnet.explore import MAX_EXAMPLES, build_page, page_data
 
-    check_writable(args.output_file, "-o")
+    check_output(args.output_file, "-o")
+    if args.model is not None:
+        check_distinct([("-o", args.output_file)], [("the model file", args.model)])
     if args.open:
         check_display()
     if args.batch > MAX_EXAMPLES:
@@ -74,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     net, source = _network(args)
     rows, labels, names, data_source = _examples(args, net)
     hidden = f"{net.activation} hidden layers" if net.n_layers > 1 else "no hidden layer"
-    summary = (f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output, "
+    summary = (f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output with "
+               f"{net.loss_name.replace('_', ' ')}, "
                f"N = {len(rows)}, λ = {net.weight_decay!r}; {source}; {data_source}")
     page = build_page(page_data(net, rows, labels, names, args.lr, summary),
                       title="-".join(map(str, net.sizes)))

@@ -2,8 +2,9 @@
 
 import argparse
 
+from loopnet.cli.common import check_writable
 from loopnet.model_io import load_model, load_model_dict
-from loopnet.reference.export import FORMATS, export_weights
+from loopnet.reference.export import FORMATS, export_weights, guess_format
 
 HELP = "write a model's weights as NumPy .npz, a PyTorch state_dict or plain JSON"
 
@@ -19,10 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, write its weights; 0 on success."""
+    guess_format(args.out, args.format)
+    check_writable(args.out, "OUT", inputs=[args.model])
     net = load_model(args.model, backend="python")
     metadata = load_model_dict(args.model).get("metadata")
     fmt = export_weights(net, args.out, args.format,
-                         metadata if isinstance(metadata, dict) else None)
+                         metadata if isinstance(metadata, dict) else None, inputs=[args.model])
     print(f"wrote {fmt} weights of {'-'.join(map(str, net.sizes))} {net.activation} "
           f"{net.output} model to {args.out}")
     return 0

@@ -17,8 +17,9 @@ HELP = "compare backprop gradients with central differences, per parameter"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=int_list, default=[20, 10, 5], metavar="N,N,...",
                         help="layer widths including input and output (default 20,10,5)")
-    parser.add_argument("--init", type=weight_init, default="he",
-                        help="weight init: a std or he, xavier, uniform (default he)")
+    parser.add_argument("--init", "--weight-init", dest="init", type=weight_init, default="he",
+                        help="weight init: a std or he, xavier, uniform (default he; "
+                             "--weight-init is an alias)")
     parser.add_argument("--examples", type=positive_int, default=3,
                         help="examples in the batch (default 3, like the book)")
     parser.add_argument("--samples", type=positive_int, metavar="K",
@@ -32,7 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from loopnet.gradcheck import check_gradients, random_problem, relative_difference
+    from loopnet.memory import PY_FLOAT_BYTES, require_memory
     from loopnet.network import MultiLayerNet
+
+    # the examples as Python floats, and about as much again for the forward pass
+    require_memory(2 * args.examples * (args.sizes[0] + args.sizes[-1]) * PY_FLOAT_BYTES,
+                   f"--examples {args.examples}")
 
     net = MultiLayerNet(args.sizes, activation=args.activation, **output_options(args),
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,

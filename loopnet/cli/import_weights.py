@@ -2,7 +2,7 @@
 
 import argparse
 
-from loopnet.cli.common import log_guard
+from loopnet.cli.common import check_writable, log_guard
 from loopnet.model_io import save_model
 from loopnet.network import ACTIVATIONS, LOSSES, OUTPUTS
 from loopnet.reference.export import FORMATS, import_weights
@@ -32,10 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the weights, save the model; 0 on success."""
+    check_writable(args.model, "--model", inputs=[args.weights])
     net, metadata = import_weights(args.weights, args.format, activation=args.activation,
                                    output=args.output, weight_decay=args.weight_decay,
                                    loss=args.loss, log_guard=args.log_guard)
-    save_model(net, args.model, {**metadata, "imported_from": str(args.weights)})
+    save_model(net, args.model, {**metadata, "imported_from": str(args.weights)},
+               inputs=[args.weights])
     print(f"wrote {'-'.join(map(str, net.sizes))} {net.activation} {net.output} "
           f"({net.loss_name}) model to {args.model}")
     return 0

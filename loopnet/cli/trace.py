@@ -10,8 +10,10 @@ from loopnet.cli.common import (
     positive_float,
     positive_int,
 )
+from loopnet.cli.common import seed as seed_arg
 from loopnet.cli.common import weight_init as weight_init_arg
 from loopnet.errors import ConfigError
+from loopnet.memory import PY_FLOAT_BYTES, require_memory
 from loopnet.network import MultiLayerNet
 from loopnet.rng import Rng
 from loopnet.trace import DEFAULT_PRECISION, FORMATS, render, trace_batch
@@ -21,6 +23,9 @@ DEFAULT_SIZES = [3, 4, 3]  # the Mind article's figures: X1..X3, H1..H4, A1..A3
 DATA_SIZES_HIDDEN = [50]  # with --data and no --sizes: the book's 784-50-10
 DEFAULT_SEED = 3
 INPUT_SEED_OFFSET = 1  # generated inputs come from Rng(seed + 1): init keeps Rng(seed)
+# Memory of a trace per example and weight: 617 MB for 5000 examples of a 784-50-10 network
+# were measured (3.1 bytes); 16 leaves room for denser inputs and longer numbers.
+TRACE_BYTES_PER_TERM = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                      help="hidden-layer activation (default relu)")
     add_output_arguments(net)
-    net.add_argument("--weight-init", type=weight_init_arg, default="he", metavar="STD|SCHEME",
+    net.add_argument("--init", "--weight-init", dest="weight_init", type=weight_init_arg,
+                     default="he", metavar="STD|SCHEME",
                      help="initial weights: a std such as 0.01, or he, xavier, uniform "
-                          "(default he, so the numbers are readable)")
+                          "(default he, so the numbers are readable; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
-    net.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    net.add_argument("--seed", type=seed_arg, default=DEFAULT_SEED,
                      help=f"seed of the initial weights (default {DEFAULT_SEED}: in the default "
                           "3-4-3 trace three of the four hidden neurons fire)")
     net.add_argument("--model", metavar="FILE",
@@ -49,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "the seed, rounded to 2 decimals, and a random class)")
     data.add_argument("--split", choices=["train", "test"], default="train",
                       help="which split of --data (default train)")
-    data.add_argument("--example", type=int, default=0, metavar="I",
-                      help="index (0-based) of the first example (default 0)")
+    data.add_argument("--example", type=positive_int, default=1, metavar="I",
+                      help="number of the first example, 1-based like every index the trace "
+                           "prints (H_1, W_{1,1}, --layer, --neuron) (default 1)")
     data.add_argument("--batch", type=positive_int, default=1, metavar="N",
                       help="minibatch size: examples I..I+N-1, accumulated (default 1)")
     focus = parser.add_argument_group("focus and format")
@@ -84,10 +91,12 @@ def _network(args: argparse.Namespace) -> tuple[MultiLayerNet, str]:
 def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[int], list[str],
                                                                       str]:
     """Rows, labels, names and a description of the traced examples."""
-    first, count = args.example, args.batch
-    if first < 0:
-        raise ConfigError(f"--example must be >= 0, got {first}")
+    first, count = args.example - 1, args.batch  # `first` 0-based from here on
     n_in, n_out = net.sizes[0], net.sizes[-1]
+    terms = sum(a * b for a, b in zip(net.sizes, net.sizes[1:]))
+    require_memory(count * terms * TRACE_BYTES_PER_TERM
+                   + (first + count if args.data is None else count) * n_in * PY_FLOAT_BYTES,
+                   f"--example {args.example} with --batch {count}")
     if args.data is None:
         rng = Rng(args.seed + INPUT_SEED_OFFSET)
         rows, labels = [], []
@@ -95,7 +104,7 @@ def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[
             rows.append([round(rng.uniform(), 2) for _ in range(n_in)])
             labels.append(rng.randbelow(n_out))
         rows, labels = rows[first:], labels[first:]
-        names = [f"generated #{first + n}, label {c} (T_{c + 1} = 1)"
+        names = [f"generated #{first + n + 1}, label {c} (T_{c + 1} = 1)"
                  for n, c in enumerate(labels)]
         return rows, labels, names, f"inputs generated from seed {args.seed} + 1"
     from loopnet.data import load_data
@@ -106,13 +115,13 @@ def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[
         raise ConfigError(f"{args.data} examples have {data.n_features} values but the network "
                           f"takes {n_in} inputs (use --sizes {data.n_features},...)")
     if first + count > len(data):
-        raise ConfigError(f"examples {first}..{first + count - 1} requested, but the "
+        raise ConfigError(f"examples {first + 1}..{first + count} requested, but the "
                           f"{args.split} split has {len(data)}")
     labels = list(data.labels[first:first + count])
     if max(labels) >= n_out:
         raise ConfigError(f"label {max(labels)} needs more than {n_out} outputs")
     rows = [data.row(i) for i in range(first, first + count)]
-    names = [f"{args.split} #{first + n}, label {c} (T_{c + 1} = 1)"
+    names = [f"{args.split} #{first + n + 1}, label {c} (T_{c + 1} = 1)"
              for n, c in enumerate(labels)]
     return rows, labels, names, f"data {args.data}, {args.split} split"
 

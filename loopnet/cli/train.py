@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
                         help="hidden layer widths (default 50)")
-    parser.add_argument("--init", type=weight_init, default=0.01,
+    parser.add_argument("--init", "--weight-init", dest="init", type=weight_init, default=0.01,
                         help="weight init: a std (default 0.01, the book's), he, xavier, uniform, or "
-                             "uniform:EPS[:bias] (ε; ':bias' draws biases too; ex4: uniform:0.12:bias)")
+                             "uniform:EPS[:bias] (ε; ':bias' draws biases too; ex4: uniform:0.12:bias; "
+                             "--weight-init is an alias)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs of n_train/batch steps (default 5)")
     length.add_argument("--iters", type=positive_int, help="total training steps instead of epochs")

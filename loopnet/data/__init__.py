@@ -39,6 +39,8 @@ def load_data(
     directory holding the four MNIST-named IDX files. Raises DataError for a directory that
     does not exist or lacks the files, and DownloadError when MNIST cannot be fetched.
     """
+    if str(spec).strip() == "":
+        raise DataError("--data is empty: give synthetic, mnist or a directory")
     if is_feature_file(spec):
         return load_feature_file(spec, label_column=label_column, label_map=label_map)
     if label_column is not None or label_map is not None:

@@ -14,6 +14,7 @@ import contextlib
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -60,8 +61,8 @@ def _read_up_to(stream: BinaryIO, count: int) -> bytes:
     return b"".join(parts)
 
 
-def _parse(stream: BinaryIO, where: str, raw_size: int | None) -> tuple[tuple[int, ...], bytes]:
-    """Parse one IDX stream; `raw_size` is the file size for uncompressed files."""
+def _parse_header(stream: BinaryIO, where: str) -> tuple[int, ...]:
+    """The dimension sizes of an IDX stream, checked; the stream is left at the data."""
     magic = _read_up_to(stream, 4)
     if len(magic) < 4:
         raise DataError(f"{where}: too short for an IDX header ({len(magic)} bytes)")
@@ -90,7 +91,14 @@ def _parse(stream: BinaryIO, where: str, raw_size: int | None) -> tuple[tuple[in
             f"{where}: IDX shape {shape} promises {size} bytes, over the {MAX_DATA_BYTES}-byte "
             "limit (corrupt header?)"
         )
-    header_len = 4 + 4 * ndim
+    return shape
+
+
+def _parse(stream: BinaryIO, where: str, raw_size: int | None) -> tuple[tuple[int, ...], bytes]:
+    """Parse one IDX stream; `raw_size` is the file size for uncompressed files."""
+    shape = _parse_header(stream, where)
+    size = math.prod(shape)
+    header_len = 4 + 4 * len(shape)
     if raw_size is not None:  # uncompressed: check the size before reading anything
         actual = raw_size - header_len
         if actual < size:
@@ -114,21 +122,47 @@ def _parse(stream: BinaryIO, where: str, raw_size: int | None) -> tuple[tuple[in
     return shape, data
 
 
+def _check_regular(path: PathLike, where: str) -> None:
+    """A FIFO would block `open` forever and a device never end: only regular files."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(where)
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device node" if (
+            stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "not a regular file"
+        raise DataError(f"{where}: is {kind}, not an IDX file")
+
+
+def read_idx_shape(path: PathLike) -> tuple[int, ...]:
+    """The dimension sizes an IDX file (raw or gzip) declares, reading only its header: what
+    a caller checks before letting `read_idx` allocate the data."""
+    return _read(path, header_only=True)  # type: ignore[return-value]
+
+
 def read_idx(path: PathLike) -> tuple[tuple[int, ...], bytes]:
     """Read an unsigned-byte IDX file (raw or gzip) and return ``(shape, data)``.
 
-    Raises DataError, naming the file, for a missing or unreadable file, corrupt gzip data,
-    a wrong magic number or data type, zero or absurd dimensions, truncated data or
-    trailing bytes.
+    Raises DataError, naming the file, for a missing, unreadable or non-regular file (a FIFO,
+    a device, a directory), corrupt gzip data, a wrong magic number or data type, zero or
+    absurd dimensions, truncated data or trailing bytes.
     """
+    return _read(path, header_only=False)  # type: ignore[return-value]
+
+
+def _read(path: PathLike, header_only: bool):
     where = str(path)
     try:
+        _check_regular(path, where)
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
             if not compressed:
+                if header_only:
+                    return _parse_header(raw, where)
                 return _parse(raw, where, os.fstat(raw.fileno()).st_size)
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                if header_only:
+                    return _parse_header(stream, where)  # type: ignore[arg-type]
                 return _parse(stream, where, None)  # type: ignore[arg-type]
     except FileNotFoundError:
         raise DataError(f"{where}: no such file") from None

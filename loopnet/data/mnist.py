@@ -10,8 +10,9 @@ from pathlib import Path
 
 from loopnet.cache import cache_root
 from loopnet.data.dataset import Dataset
-from loopnet.data.idx import PathLike, atomic_output, read_images, read_labels
+from loopnet.data.idx import PathLike, atomic_output, read_idx_shape, read_images, read_labels
 from loopnet.errors import DataError, DownloadError
+from loopnet.memory import network_bytes, require_memory
 
 N_CLASSES = 10
 
@@ -49,16 +50,24 @@ def _expected_names() -> str:
 
 
 def _find(directory: Path, base: str) -> Path | None:
-    """The raw file `base` in `directory` if present, else its ``.gz``, else None."""
+    """The entry `base` in `directory` if present, else its ``.gz``, else None.  Any entry
+    counts, so that a directory, FIFO or symlink loop of that name is reported as what it is
+    (by `read_idx`), not as missing."""
     for name in (base, base + ".gz"):
         candidate = directory / name
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
 
 def _load_split(images_path: Path, labels_path: Path) -> Dataset:
     """One split from its image and label files, with MNIST's consistency checks."""
+    shape = read_idx_shape(images_path)
+    if len(shape) == 3:  # before reading: what the images cost, with a network taking them
+        count, rows, cols = shape
+        require_memory(count * rows * cols + rows * cols * network_bytes([1, N_CLASSES]),
+                       f"{images_path} (declares {count} images of {rows}×{cols} pixels)",
+                       DataError)
     count, rows, cols, pixels = read_images(images_path)
     labels = read_labels(labels_path)
     if len(labels) != count:

@@ -17,20 +17,24 @@ in CPython 3.11 (10 000 in ~1 s on one core).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-import warnings
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from loopnet.atomic import write_file_atomic
 from loopnet.cache import cache_root
 from loopnet.data.dataset import Dataset
 from loopnet.data.idx import PathLike, write_idx
 from loopnet.data.mnist import MNIST_FILES, TEST_FILES, TRAIN_FILES, load_mnist
-from loopnet.errors import ConfigError, DataError
+from loopnet.errors import ConfigError, DataError, OutputFileError
 from loopnet.rng import Rng, mix64
 
 # Bump whenever the generated pixels change, so stale caches are not reused.
 SYNTHETIC_VERSION = "v1"
+CHECKSUMS = "sha256.json"  # beside the cached IDX files: what the generator made
 SIDE = 28
 N_PIXELS = SIDE * SIDE
 N_CLASSES = 10
@@ -378,24 +382,42 @@ def synthetic_cache_dir(
     return cache_root(cache_dir) / "synthetic" / name
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _split_digests(train: Dataset, test: Dataset) -> dict:
+    """SHA-256 of each generated array, keyed by the file that stores it."""
+    return {TRAIN_FILES[0]: _sha256(train.pixels), TRAIN_FILES[1]: _sha256(train.labels),
+            TEST_FILES[0]: _sha256(test.pixels), TEST_FILES[1]: _sha256(test.labels)}
+
+
 def _read_cache(folder: Path, n_train: int, n_test: int) -> tuple[Dataset, Dataset] | None:
-    """The cached pair if all files are there and valid with the expected sizes, else None."""
-    if not all((folder / name).is_file() for name in MNIST_FILES):
+    """The cached pair if all files are there, valid, of the expected sizes and equal to what
+    the generator made (their SHA-256 against ``CHECKSUMS``, written with them); else None."""
+    if not all((folder / name).is_file() for name in (*MNIST_FILES, CHECKSUMS)):
         return None
     try:
         train, test = load_mnist(folder)
-    except DataError:
+        stored = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+    except (DataError, OSError, ValueError):
         return None  # damaged cache: regenerate and overwrite
     if len(train) != n_train or len(test) != n_test or train.image_shape != (SIDE, SIDE):
+        return None
+    if stored != _split_digests(train, test):
+        print(f"loopnet: warning: the synthetic data cache {folder} is not what the generator "
+              "made (checksum mismatch); regenerating it", file=sys.stderr)
         return None
     return train, test
 
 
 def _write_cache(folder: Path, train: Dataset, test: Dataset) -> None:
-    """Write both splits as raw IDX files (each atomically), named like MNIST's."""
+    """Write both splits as raw IDX files (each atomically), named like MNIST's, then their
+    checksums (last: a cache interrupted before it is complete is never trusted)."""
     for (images_name, labels_name), split in ((TRAIN_FILES, train), (TEST_FILES, test)):
         write_idx(folder / images_name, (len(split), SIDE, SIDE), split.pixels, compress=False)
         write_idx(folder / labels_name, (len(split),), split.labels, compress=False)
+    write_file_atomic(folder / CHECKSUMS, json.dumps(_split_digests(train, test), indent=1))
 
 
 def synthetic_dataset(
@@ -421,6 +443,8 @@ def synthetic_dataset(
     test = generate_digits(n_test, holdout_seed(seed))
     try:
         _write_cache(folder, train, test)
-    except OSError as exc:
-        warnings.warn(f"could not cache synthetic data in {folder}: {exc}", stacklevel=2)
+    except OSError as exc:  # OutputFileError included: the data is fine, only not kept
+        reason = str(exc) if isinstance(exc, OutputFileError) else exc.strerror or str(exc)
+        print(f"loopnet: warning: could not cache synthetic data in {folder} ({reason}); "
+              "it is generated again on every run", file=sys.stderr)
     return train, test

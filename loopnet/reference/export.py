@@ -10,9 +10,12 @@ Formats (every one round-trips bit for bit, float64 throughout):
 ``torch``
     ``torch.save`` of the ``state_dict`` of the ``nn.Sequential`` built by
     `loopnet.reference.torch_net.build_sequential` (Linear layers at indices 0, 2, 4, ...;
-    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  A state_dict holds no activation,
-    output, loss or log guard, so importing one takes them as arguments (default relu, softmax,
-    the output's default loss, 1e-7).
+    ``"0.weight"`` = W1ᵀ, ``"0.bias"`` = b1, ...), float64.  The configuration (activation,
+    output, loss, log guard, λ) travels in the state_dict's ``_metadata["loopnet"]``
+    (``{"config": <the JSON above>}``), which ``load_state_dict`` ignores and
+    ``torch.load(weights_only=True)`` keeps.  A state_dict from elsewhere has none: importing it
+    needs ``--activation`` and ``--output`` (the loss then defaults to the output's, the guard
+    to 1e-7, λ to 0).
 ``json``
     ``{"W1": [[...n_out floats] x n_in rows], "b1": [...], ..., "loopnet": {...as for npz}}``,
     floats in Python's shortest round-trip form.  Importing also accepts loopnet model files.
@@ -20,21 +23,33 @@ Formats (every one round-trips bit for bit, float64 throughout):
     Octave/MATLAB ``Theta1, Theta2, …`` (one row per unit, bias in column 0), Coursera ex4's
     layout; see `loopnet.reference.mat_weights`.
 
+The npz and torch configurations also hold ``sha256``, the SHA-256 of the weights as
+little-endian float64 in the order W1, b1, W2, ... (W row-major, as loopnet stores it); importing
+verifies it, so a flipped byte is an error rather than a different model.  Every reader is
+strict: a missing or mistyped field, a non-numeric, boolean or complex tensor, a member
+declaring more data than the file holds, is a `ModelFileError`.
+
 NumPy and PyTorch are imported only by the formats that need them.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
+import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
+from loopnet import strict_json
 from loopnet.atomic import write_file_atomic
-from loopnet.errors import BackendError, ModelFileError
+from loopnet.errors import BackendError, LoopnetError, ModelFileError
+from loopnet.memory import require_memory
 from loopnet.model_io import FORMAT as MODEL_FORMAT
-from loopnet.network import DEFAULT_LOG_GUARD, MultiLayerNet
+from loopnet.model_io import load_model_dict
+from loopnet.network import ACTIVATIONS, DEFAULT_LOG_GUARD, LOSSES, OUTPUTS, MultiLayerNet
 
 FORMATS = ("npz", "torch", "json", "mat")
 SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json", ".mat": "mat"}
@@ -70,16 +85,36 @@ def _torch():
     return torch
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` atomically; ModelFileError if its directory does not exist."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes,
+                       inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write `data` to `path` atomically; ModelFileError if its directory does not exist,
+    OutputFileError if `path` may not be written (one of `inputs`, a symlink, read-only...)."""
     directory = Path(path).parent
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    write_file_atomic(path, data)
+    write_file_atomic(path, data, inputs=inputs)
 
 
-def _config(net: MultiLayerNet, metadata: dict | None) -> dict:
-    return {**net.config(), "metadata": metadata or {}}
+def _config(net: MultiLayerNet, metadata: dict | None, digest: bool = False) -> dict:
+    config = {**net.config(), "metadata": metadata or {}}
+    if digest:
+        config["sha256"] = weights_sha256(net.get_params())
+    return config
+
+
+def _flat(value) -> list:
+    return [v for row in value for v in row] if value and isinstance(value[0], list) else value
+
+
+def weights_sha256(params: dict) -> str:
+    """SHA-256 of W1, b1, W2, b2, ... as little-endian float64 (W row-major)."""
+    digest = hashlib.sha256()
+    layers = sum(1 for name in params if name.startswith("W"))
+    for layer in range(1, layers + 1):
+        for name in (f"W{layer}", f"b{layer}"):
+            flat = _flat(params[name])
+            digest.update(struct.pack(f"<{len(flat)}d", *flat))
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------- export
@@ -88,7 +123,7 @@ def export_bytes(net: MultiLayerNet, fmt: str, metadata: dict | None = None) -> 
     fmt = guess_format("", fmt)
     params = net.get_params()
     if fmt == "json":
-        doc = {**params, CONFIG_KEY: _config(net, metadata)}
+        doc = {**params, CONFIG_KEY: _config(net, metadata, digest=True)}
         return (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
     if fmt == "mat":  # Octave/MATLAB Theta1, Theta2, … (see loopnet.reference.mat_weights)
         from loopnet.reference.mat_weights import mat_bytes
@@ -97,29 +132,34 @@ def export_bytes(net: MultiLayerNet, fmt: str, metadata: dict | None = None) -> 
     if fmt == "npz":
         np = _numpy()
         arrays = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
-        arrays[CONFIG_KEY] = np.array(json.dumps(_config(net, metadata)))
+        arrays[CONFIG_KEY] = np.array(json.dumps(_config(net, metadata, digest=True)))
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()
+    state = to_state_dict(net)
+    state._metadata = {CONFIG_KEY: {"config": json.dumps(_config(net, metadata, digest=True))}}
     buf = io.BytesIO()
-    _torch().save(to_state_dict(net), buf)
+    _torch().save(state, buf)
     return buf.getvalue()
 
 
 def export_weights(net: MultiLayerNet, path: str | os.PathLike, fmt: str | None = None,
-                   metadata: dict | None = None) -> str:
-    """Write `net`'s weights to `path` atomically; returns the format used."""
+                   metadata: dict | None = None,
+                   inputs: Iterable[str | os.PathLike] = ()) -> str:
+    """Write `net`'s weights to `path` atomically (never over one of `inputs`); the format."""
     fmt = guess_format(path, fmt)
-    write_bytes_atomic(path, export_bytes(net, fmt, metadata))
+    write_bytes_atomic(path, export_bytes(net, fmt, metadata), inputs)
     return fmt
 
 
-def to_state_dict(net: MultiLayerNet) -> dict:
+def to_state_dict(net: MultiLayerNet):
     """`net`'s parameters as the float64 state_dict of its ``nn.Sequential`` (weight = Wᵀ)."""
+    from collections import OrderedDict
+
     torch = _torch()
     from loopnet.reference.torch_net import state_dict_key
 
-    state = {}
+    state = OrderedDict()
     for name, value in net.get_params().items():
         t = torch.tensor(value, dtype=torch.float64)
         state[state_dict_key(name)] = t.T.contiguous() if name[0] == "W" else t
@@ -136,46 +176,104 @@ def to_torch_module(net: MultiLayerNet):
 
 
 # ------------------------------------------------------------------------------- import
-def _read_json(path: Path) -> tuple[dict, dict]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path} is not a JSON weights file: {exc}") from None
+def _parse_config(text: str, path: Path) -> dict:
+    config = strict_json.loads(text, f"{path}: its {CONFIG_KEY!r} entry")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: its {CONFIG_KEY!r} entry is not a JSON object")
+    return config
+
+
+def _read_json(path: Path) -> tuple[dict, dict | None]:
+    doc = strict_json.read(path, "JSON weights file")
     if not isinstance(doc, dict):
         raise ModelFileError(f"{path} is not a JSON object of weights")
-    if doc.get("format") == MODEL_FORMAT:  # a loopnet model file
-        config = {k: doc[k] for k in ("sizes", "activation", "output", "loss", "log_guard",
-                                      "weight_decay", "metadata") if k in doc}
-        return doc.get("params", {}), config
-    config = doc.pop(CONFIG_KEY, {})
-    return doc, config if isinstance(config, dict) else {}
+    if doc.get("format") == MODEL_FORMAT:  # a loopnet model file: checked as evaluate does
+        doc = load_model_dict(path)
+        config = {k: doc[k] for k in doc if k not in ("format", "version", "params")}
+        return doc["params"], config
+    config = doc.pop(CONFIG_KEY, None)
+    if config is not None and not isinstance(config, dict):
+        raise ModelFileError(f"{path}: its {CONFIG_KEY!r} entry is not a JSON object")
+    for name, value in doc.items():
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            strict_json.matrix(value, f"{path}: {name}", len(value), len(value[0]))
+        else:
+            strict_json.numbers(value, f"{path}: {name}", len(value) if isinstance(value, list)
+                                else 0)
+    return doc, config
 
 
-def _read_npz(path: Path) -> tuple[dict, dict]:
+def _npz_members(path: Path, np) -> dict:
+    """Each .npy member's (shape, dtype), checked against the bytes it really holds before
+    anything is allocated: a header may declare 10^10 elements in a 300-byte file."""
+    members = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            require_memory(sum(info.file_size for info in infos), f"reading {path}",
+                           ModelFileError)
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise ModelFileError(f"{path}: member {info.filename} is not an .npy array")
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = reader(member)
+                    header = member.tell() if member.seekable() else None
+                count = math.prod(shape)
+                if header is not None and count * dtype.itemsize != info.file_size - header:
+                    raise ModelFileError(
+                        f"{path}: member {info.filename} declares shape {shape} of {dtype} "
+                        f"({count * dtype.itemsize} bytes) but holds {info.file_size - header}")
+                members[info.filename[:-4]] = (shape, dtype)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
+        raise ModelFileError(f"{path} is not an .npz weights file: {exc}") from None
+    return members
+
+
+def _read_npz(path: Path) -> tuple[dict, dict | None]:
     np = _numpy()
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not an .npz weights file (not a zip archive)")
+    members = _npz_members(path, np)
+    for name, (_, dtype) in members.items():
+        expected = "U" if name == CONFIG_KEY else "fiu"
+        if dtype.kind not in expected:
+            what = "complex" if dtype.kind == "c" else "boolean" if dtype.kind == "b" else dtype
+            raise ModelFileError(f"{path}: array {name} is {what}, not "
+                                 f"{'a string' if name == CONFIG_KEY else 'real numbers'}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"{path} is not an .npz weights file: {exc}") from None
-    config = {}
+    config = None
     if CONFIG_KEY in arrays:
-        try:
-            config = json.loads(str(arrays.pop(CONFIG_KEY)))
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{path}: its {CONFIG_KEY!r} entry is not JSON: {exc}") from None
+        entry = arrays.pop(CONFIG_KEY)
+        if entry.shape != ():
+            raise ModelFileError(f"{path}: its {CONFIG_KEY!r} entry is not one string")
+        config = _parse_config(str(entry), path)
     params = {}
     for name, arr in arrays.items():
-        if arr.dtype.kind not in "fiu":
-            raise ModelFileError(f"{path}: array {name} is not numeric ({arr.dtype})")
+        if arr.ndim not in (1, 2):
+            raise ModelFileError(f"{path}: array {name} has {arr.ndim} dimensions (W: 2, b: 1)")
         params[name] = arr.astype(np.float64).tolist()
-    return params, config if isinstance(config, dict) else {}
+    return params, config
 
 
-def _read_torch(path: Path) -> tuple[dict, dict]:
+def _read_torch(path: Path) -> tuple[dict, dict | None]:
     torch = _torch()
+    size = strict_json.regular_file_size(path, "PyTorch file")
+    require_memory(3 * size, f"reading {path} ({size} bytes)", ModelFileError)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise ModelFileError(f"{path} is not a PyTorch state_dict file: {exc}") from None
+        require_memory(declared, f"reading {path} (members declare {declared} bytes)",
+                       ModelFileError)
     data = path.read_bytes()
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -192,12 +290,23 @@ def _read_torch(path: Path) -> tuple[dict, dict]:
                              "nn.Sequential (0.weight, 0.bias, 2.weight, 2.bias, ...)")
     params = {}
     for l in range(len(linear)):
+        for part in ("weight", "bias"):
+            tensor = state[f"{2 * l}.{part}"]
+            if tensor.is_complex() or tensor.dtype == torch.bool:
+                raise ModelFileError(f"{path}: {2 * l}.{part} is {tensor.dtype}, not real numbers")
+            if tensor.dim() != (2 if part == "weight" else 1):
+                raise ModelFileError(f"{path}: {2 * l}.{part} is not a "
+                                     f"{'matrix' if part == 'weight' else 'vector'}")
         weight = state[f"{2 * l}.weight"].detach().to(torch.float64)
-        if weight.dim() != 2:
-            raise ModelFileError(f"{path}: {2 * l}.weight is not a matrix")
         params[f"W{l + 1}"] = weight.T.tolist()
         params[f"b{l + 1}"] = state[f"{2 * l}.bias"].detach().to(torch.float64).tolist()
-    return params, {}
+    stored = getattr(state, "_metadata", None)
+    entry = stored.get(CONFIG_KEY) if isinstance(stored, dict) else None
+    if entry is None:
+        return params, None
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), str):
+        raise ModelFileError(f"{path}: its loopnet metadata is not {{\"config\": <JSON text>}}")
+    return params, _parse_config(entry["config"], path)
 
 
 def _sizes_from(params: dict, path: Path) -> list[int]:
@@ -218,12 +327,12 @@ def _sizes_from(params: dict, path: Path) -> list[int]:
     return sizes
 
 
-def read_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict, dict, str]:
-    """(params as nested lists, stored config or {}, format) from a weights file."""
+def read_weights(path: str | os.PathLike, fmt: str | None = None
+                 ) -> tuple[dict, dict | None, str]:
+    """(params as nested lists, stored config or None, format) from a weights file."""
     path = Path(path)
     fmt = guess_format(path, fmt)
-    if not path.is_file():
-        raise ModelFileError(f"cannot read {path}: no such file")
+    strict_json.regular_file_size(path, "weights file")
     from loopnet.reference.mat_weights import read_mat_weights
 
     reader = {"json": _read_json, "npz": _read_npz, "torch": _read_torch,
@@ -235,6 +344,38 @@ def read_weights(path: str | os.PathLike, fmt: str | None = None) -> tuple[dict,
     return params, config, fmt
 
 
+def _checked_config(config: dict, path: Path, params: dict, sizes: list[int]) -> dict:
+    """The stored configuration, every field present and of its JSON type; the weights'
+    SHA-256 verified when one is stored."""
+    where = f"{path}: stored"
+    for key in ("sizes", "activation", "output", "weight_decay"):
+        if key not in config:
+            raise ModelFileError(f"{where} configuration lacks {key!r}")
+    stored_sizes = config["sizes"]
+    if not isinstance(stored_sizes, list):
+        raise ModelFileError(f"{where} sizes must be a list of integers")
+    for i, size in enumerate(stored_sizes):
+        strict_json.integer(size, f"{where} sizes[{i}]", minimum=1)
+    if stored_sizes != sizes:
+        raise ModelFileError(f"{path}: stored sizes {stored_sizes} do not match the "
+                             f"weights' shapes {sizes}")
+    strict_json.string(config["activation"], f"{where} activation", ACTIVATIONS)
+    strict_json.string(config["output"], f"{where} output", OUTPUTS)
+    strict_json.number(config["weight_decay"], f"{where} weight_decay")
+    if config.get("loss") is not None:
+        strict_json.string(config["loss"], f"{where} loss", LOSSES)
+    if "log_guard" in config:
+        strict_json.number(config["log_guard"], f"{where} log_guard")
+    if not isinstance(config.get("metadata", {}), dict):
+        raise ModelFileError(f"{where} metadata must be an object")
+    if "sha256" in config:
+        strict_json.string(config["sha256"], f"{where} sha256")
+        if weights_sha256(params) != config["sha256"]:
+            raise ModelFileError(f"{path}: the weights fail their SHA-256 check (the file is "
+                                 "damaged or was edited)")
+    return config
+
+
 def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
                    activation: str | None = None, output: str | None = None,
                    weight_decay: float | None = None, loss: str | None = None,
@@ -242,27 +383,34 @@ def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
                    backend: str = "python") -> tuple[MultiLayerNet, dict]:
     """A network holding the weights of `path`, and the metadata stored with them.
 
-    activation / output / loss / log_guard / weight_decay override the stored configuration;
-    without one (a torch state_dict) they default to relu, softmax, the output's default loss,
-    1e-7, 0.  A stored loss is kept only with its stored output.
+    activation / output / loss / log_guard / weight_decay override the stored configuration
+    (a stored loss is kept only with its stored output).  A file without one (a state_dict
+    saved by PyTorch itself, a hand-written JSON) needs `activation` and `output`; its loss
+    defaults to the output's, its guard to 1e-7, its λ to 0.
     """
     params, config, fmt = read_weights(path, fmt)
     sizes = _sizes_from(params, Path(path))
-    if "sizes" in config and config["sizes"] != sizes:
-        raise ModelFileError(f"{path}: stored sizes {config['sizes']} do not match the "
-                             f"weights' shapes {sizes}")
+    if config is None:
+        if activation is None or output is None:
+            raise ModelFileError(f"{path} holds no loopnet configuration (activation, output): "
+                                 "give --activation and --output")
+        config = {"weight_decay": 0.0}
+    else:
+        config = _checked_config(config, Path(path), params, sizes)
     try:
         net = MultiLayerNet(
             sizes,
-            activation=activation or config.get("activation", "relu"),
-            output=output or config.get("output", "softmax"),
+            activation=activation or config["activation"],
+            output=output or config["output"],
             loss=loss or (config.get("loss") if output is None else None),
             log_guard=config.get("log_guard", DEFAULT_LOG_GUARD) if log_guard is None
             else log_guard,
-            weight_decay=config.get("weight_decay", 0.0) if weight_decay is None else weight_decay,
+            weight_decay=config["weight_decay"] if weight_decay is None else weight_decay,
             backend=backend)
         net.set_params(params)
-    except (TypeError, ValueError) as exc:
+    except LoopnetError as exc:
+        raise ModelFileError(f"{path} holds invalid weights: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ModelFileError(f"{path} holds invalid weights: {exc}") from None
     for name, buf in net.params.items():
         if not all(math.isfinite(v) for v in buf):
