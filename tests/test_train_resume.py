@@ -251,10 +251,10 @@ def output_cases(tmp_path):
     locked = tmp_path / "locked.json"
     locked.write_text("{}")
     locked.chmod(0o444)
-    long_name = "m" * 250 + ".json"
+    long_name = "m" * 300 + ".json"
     return {
         "plot suffix": (["--plot", tmp_path / "curves.txt"], "cannot write .txt"),
-        "save name too long": (["--save", tmp_path / long_name], "bytes long"),
+        "save name too long": (["--save", tmp_path / long_name], "longer than"),
         "save twice": (["--save", tmp_path / "a.json", "--plot", tmp_path / "a.json"],
                        "both name"),
         "checkpoint is save": (["--save", tmp_path / "a.json", "--checkpoint", tmp_path / "a.json"],

@@ -325,7 +325,7 @@ def _check_outputs(args: argparse.Namespace, checkpoint_path: str | None) -> Non
         ("--save", args.save), ("--metrics", None if args.metrics == "-" else args.metrics),
         ("--plot", args.plot), ("--checkpoint", checkpoint_path)) if path]
     for flag, path in outputs:
-        check_output(path, flag, atomic=flag != "--metrics")
+        check_output(path, flag)
     if args.resume:  # the checkpoint resumed from may be rewritten, but by nothing else
         check_distinct([o for o in outputs if o[0] != "--checkpoint"],
                        [("the checkpoint given to --resume", args.resume)])
