@@ -336,6 +336,53 @@ def python_startup(pypy: str, rounds: int = 3) -> list[dict]:
     return rows
 
 
+FLOAT_RSS_SCRIPT = """
+import sys, time
+from loopnet.data import load_data
+from loopnet.network import MultiLayerNet
+from loopnet.optimizers import SGD
+from loopnet.training import Trainer
+
+def vm_hwm_kb():
+    return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+
+path, backend, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+start = time.perf_counter()
+train, test = load_data(path)
+loaded = vm_hwm_kb()
+net = MultiLayerNet([train.n_features, 50, train.n_classes], backend=backend)
+trainer = Trainer(net, SGD(0.1), train, test)
+trainer._run_steps(steps)
+print(loaded, vm_hwm_kb(), time.perf_counter() - start)
+"""
+
+
+def float_peak_rss(n_train: int, steps: int) -> list[dict]:
+    """Peak RSS of loading an n_train x 784 float64 .npz (synthetic digits / 255, plus a
+    2000-row X_test), preparing a Trainer (the sparse rows of train, test and the train
+    evaluation feed) and running `steps` steps, per backend, each in its own process."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data = generate_digits(n_train + 2000, seed=7)
+        X = np.frombuffer(data.pixels, dtype=np.uint8).reshape(-1, 784) / 255.0
+        y = np.frombuffer(data.labels, dtype=np.uint8)
+        path = f"{tmp}/float.npz"
+        np.savez(path, X=X[:n_train], y=y[:n_train], X_test=X[n_train:], y_test=y[n_train:])
+        del X, data
+        for backend in ("python", "numba"):
+            proc = subprocess.run([sys.executable, "-c", FLOAT_RSS_SCRIPT, path, backend,
+                                   str(steps)], capture_output=True, text=True, check=True)
+            loaded_kb, peak_kb, seconds = proc.stdout.split()
+            rows.append({"backend": backend, "n_train": n_train, "steps": steps,
+                         "dense_float64_mb": n_train * 784 * 8 / 2**20,
+                         "python_floats_mb": n_train * 784 * (24 + 8) / 2**20,
+                         "after_load_rss_mb": int(loaded_kb) / 1024,
+                         "peak_rss_mb": int(peak_kb) / 1024, "seconds": float(seconds)})
+            print(f"  float data, {backend}: {rows[-1]['after_load_rss_mb']:.0f} MB after "
+                  f"loading, {rows[-1]['peak_rss_mb']:.0f} MB peak", flush=True)
+    return rows
+
+
 def startup(iters: int = 1) -> list[dict]:
     """Wall seconds of `loopnet train --iters 1` (process start to the end of its first step,
     plus one evaluation) for each Numba mode: first with an empty Numba cache, then again with
@@ -492,7 +539,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pypy", help="PyPy interpreter for the loopnet-python PyPy rows "
                                        "(default: pypy3 on the PATH)")
+    parser.add_argument("--float-memory", action="store_true",
+                        help="only the peak memory of a 60 000 x 784 float .npz (float_memory.json)")
     args = parser.parse_args()
+    if args.float_memory:
+        rows = float_peak_rss(60000, 20)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "float_memory.json").write_text(
+            json.dumps({"machine": machine(), "float_memory": rows}, indent=1) + "\n")
+        return 0
     out = results_dir(args.out, args.quick)
     print(f"results go to {out}", flush=True)
     train, test, description, data_dir = load_bench_data(args.data)
@@ -508,6 +563,7 @@ def main() -> int:
         report["scaling"] = scaling(train, 3)
         print("peak memory:", flush=True)
         report["memory"] = peak_rss(60000, 200, pypy)
+        report["float_memory"] = float_peak_rss(60000, 20)
         print("start-up:", flush=True)
         report["startup"] = startup()
         if pypy:

@@ -9,6 +9,7 @@ pages and screenshots them in headless Chromium (needs the `plot`, `image` and `
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,9 +21,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 
-def loopnet(*argv, stdout=None) -> None:
-    subprocess.run([sys.executable, "-m", "loopnet", *map(str, argv)], check=True, cwd=ROOT,
-                   stdout=stdout)
+def loopnet(*argv, stdout=None, cwd=ROOT) -> None:
+    subprocess.run([sys.executable, "-m", "loopnet", *map(str, argv)], check=True, cwd=cwd,
+                   stdout=stdout, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def screenshot(page: Path, picture: Path, click: str) -> None:
@@ -41,7 +42,8 @@ def screenshot(page: Path, picture: Path, click: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mnist-t10k-split"))
+    parser.add_argument("--data", default="../shared/data/mnist-t10k-split",
+                        help="the MNIST split, relative to the repository (default %(default)s)")
     args = parser.parse_args()
     IMG.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
@@ -54,8 +56,10 @@ def main() -> int:
             loopnet("predict", "--model", model, "--data", args.data, "--index", "8", stdout=out)
         small, big = Path(work) / "small.html", Path(work) / "big.html"
         loopnet("explore", "--batch", "3", "-o", small)
-        loopnet("explore", "--model", model, "--data", args.data, "--split", "test", "--example", "9",
-                "--batch", "20", "-o", big)
+        # run from the model's folder, so the page names it mnist-784-100-10.json; --example is
+        # 1-based, as in loopnet trace: test #8
+        loopnet("explore", "--model", model.name, "--data", (ROOT / args.data).resolve(),
+                "--split", "test", "--example", "9", "--batch", "20", "-o", big, cwd=work)
         screenshot(small, IMG / "explore-3-4-3.png", "#neuron-1-0")
         screenshot(big, IMG / "explore-784-100-10.png", "#neuron-1-38")
     return 0

@@ -12,7 +12,9 @@ from loopnet.errors import (
     TrainingDivergedError,
 )
 from loopnet.graph import AddLayer, MulLayer
+from loopnet.losses import cross_entropy_error, mean_squared_error
 from loopnet.network import MultiLayerNet, TwoLayerNet
+from loopnet.numerical import gradient_descent, numerical_gradient
 from loopnet.optimizers import SGD, AdaGrad, Adam, Momentum
 from loopnet.rng import Rng
 
@@ -37,4 +39,8 @@ __all__ = [
     "ShapeError",
     "TrainingDivergedError",
     "TwoLayerNet",
+    "cross_entropy_error",
+    "gradient_descent",
+    "mean_squared_error",
+    "numerical_gradient",
 ]

@@ -48,7 +48,7 @@ def data_fingerprint(data: Dataset | None) -> dict | None:
     digest = hashlib.sha256()
     digest.update(f"{len(data)} {data.n_features} {data.n_classes}\n".encode())
     digest.update(data.labels)
-    digest.update(data.pixels)
+    digest.update(data.features if data.is_float else data.pixels)  # the buffer, not a copy
     return {"count": len(data), "sha256": digest.hexdigest()}
 
 

@@ -336,17 +336,21 @@ def select_batches(train, batch: int, steps: int, seed: int,
                    one_hot: bool = False, n_out: int | None = None) -> tuple[list[tuple], list]:
     """max(steps, 1) minibatches of `train` (a loopnet Dataset) drawn by ``Rng(seed).choice``.
 
-    Returns ([(x, t), ...], [indices of each batch]); x = pixels / 255 as an (N, n_features)
-    array; t the int labels, or one-hot rows of width `n_out` when `one_hot` (the teachers of
-    the sigmoid and identity outputs).
+    Returns ([(x, t), ...], [indices of each batch]); x = pixels / 255 (or the float features
+    as they are) as an (N, n_features) array; t the int labels, or one-hot rows of width `n_out`
+    when `one_hot` (the teachers of the sigmoid and identity outputs).
     """
     rng = Rng(seed)
-    pixels = np.frombuffer(train.pixels, dtype=np.uint8).reshape(len(train), train.n_features)
+    if train.is_float:
+        values = np.frombuffer(train.features, dtype=np.float64)
+    else:
+        values = np.frombuffer(train.pixels, dtype=np.uint8)
+    values = values.reshape(len(train), train.n_features)
     labels = np.frombuffer(train.labels, dtype=np.uint8).astype(np.int64)
     batches, chosen = [], []
     for _ in range(max(steps, 1)):
         idx = rng.choice(len(train), batch)
-        x = pixels[idx] / 255.0
+        x = values[idx] if train.is_float else values[idx] / 255.0
         t = labels[idx]
         if one_hot:
             t = np.eye(n_out)[t]

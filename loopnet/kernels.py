@@ -26,6 +26,7 @@ import math
 RELU = 0
 SIGMOID = 1
 TANH = 2
+STEP = 3  # the perceptron's threshold: forward only (its derivative is 0 wherever it exists)
 # Output codes: an output unit together with its loss
 SOFTMAX = 0  # softmax + cross-entropy
 IDENTITY = 1  # identity + squared error
@@ -191,14 +192,22 @@ def tanh_backward(h, dh, dz, n):
         dz[j] = dh[j] * (1.0 - h[j] * h[j])
 
 
+def step_forward(z, h, n):
+    # y = 1 if Σ_i x_i·w_i + b > 0 else 0   (the perceptron; here H_j = 1 if Z_j > 0 else 0)
+    for j in range(n):
+        h[j] = 1.0 if z[j] > 0.0 else 0.0
+
+
 def activation_forward(activation, z, h, n):
     """Dispatch on the activation code."""
     if activation == RELU:
         relu_forward(z, h, n)
     elif activation == SIGMOID:
         sigmoid_forward(z, h, n)
-    else:
+    elif activation == TANH:
         tanh_forward(z, h, n)
+    else:
+        step_forward(z, h, n)
 
 
 def activation_backward(activation, z, h, dh, dz, n):
@@ -454,6 +463,25 @@ def gather_batch(pixel_start, pixel_index, pixel_value, labels, indices, batch, 
         for q in range(pixel_start[example], pixel_start[example + 1]):
             input_index[count] = pixel_index[q]
             input_value[count] = pixel_value[q] / 255.0
+            count += 1
+        for k in range(n_out):
+            T[n * n_out + k] = 0.0
+        T[n * n_out + labels[example]] = 1.0
+        batch_labels[n] = labels[example]
+    row_start[batch] = count
+
+
+def gather_rows(value_start, value_index, value, labels, indices, batch, n_out, row_start,
+                input_index, input_value, T, batch_labels):
+    """gather_batch for float features: the sparse rows X_i of each chosen example as stored
+    (no 1/255), T one-hot rows, batch_labels."""
+    count = 0
+    for n in range(batch):
+        example = indices[n]
+        row_start[n] = count
+        for q in range(value_start[example], value_start[example + 1]):
+            input_index[count] = value_index[q]
+            input_value[count] = value[q]
             count += 1
         for k in range(n_out):
             T[n * n_out + k] = 0.0

@@ -12,6 +12,8 @@ from loopnet.memory import network_bytes, require_memory
 from loopnet.rng import Rng
 
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
+# activations with no usable derivative: a network with one predicts, and refuses to train
+FORWARD_ONLY_ACTIVATIONS = {"step": kernels.STEP}
 # The supported (output unit, loss) pairs and their kernel codes; the first loss of each output
 # is its default.
 OUTPUT_LOSSES = {
@@ -43,8 +45,9 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
 def check_config(sizes: Sequence[int], activation: str, output: str,
                  weight_decay: float) -> tuple[list[int], float]:
     """Validated (sizes, weight_decay) of a network; ConfigError names what is wrong."""
-    if activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {activation!r} (choose from {', '.join(ACTIVATIONS)})")
+    if activation not in ACTIVATIONS and activation not in FORWARD_ONLY_ACTIVATIONS:
+        names = ", ".join([*ACTIVATIONS, *FORWARD_ONLY_ACTIVATIONS])
+        raise ConfigError(f"unknown activation {activation!r} (choose from {names})")
     if output not in OUTPUTS:
         raise ConfigError(f"unknown output {output!r} (choose from {', '.join(OUTPUTS)})")
     try:
@@ -99,15 +102,46 @@ def weight_init_std(weight_init, n_in: int, n_out: int) -> float:
     return float(weight_init)
 
 
+def fixed_uniform_init(weight_init) -> tuple[float, bool] | None:
+    """(ε, biases too) of a ``"uniform:EPS"`` or ``"uniform:EPS:bias"`` init, None for other
+    inits; ConfigError for a malformed one.  Coursera ex4's randInitializeWeights is
+    ``"uniform:0.12:bias"`` (its Θ holds the bias column, drawn like the rest)."""
+    if not isinstance(weight_init, str) or not weight_init.startswith("uniform:"):
+        return None
+    parts = weight_init.split(":")
+    try:
+        eps = float(parts[1])
+    except ValueError:
+        eps = math.nan
+    if len(parts) > 3 or (len(parts) == 3 and parts[2] != "bias") or not (
+            0 < eps < 1e300 and math.isfinite(eps)):
+        raise ConfigError(f"weight_init {weight_init!r}: write uniform:EPS or uniform:EPS:bias "
+                          "with EPS a positive number (ex4: uniform:0.12:bias)")
+    return eps, len(parts) == 3
+
+
 def init_params(sizes: Sequence[int], weight_init, seed: int) -> list[list[float]]:
     """[W1, B1, W2, B2, ...] as flat lists, W drawn row-major from Rng(seed), B = 0.
 
-    Normal schemes: W_{i,j} = σ · normal(); uniform: W_{i,j} = ε · (2 · uniform() - 1).
+    Normal schemes: W_{i,j} = σ · normal(); uniform: W_{i,j} = ε · (2 · uniform() - 1), with
+    ε = √6/√(n_in + n_out), or the given ε of "uniform:EPS".  "uniform:EPS:bias" draws each
+    layer's B_j the same way, right after its W.
     """
+    fixed = fixed_uniform_init(weight_init)
+    if fixed is not None:
+        eps, with_bias = fixed
+        rng = Rng(seed)
+        tensors = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            tensors.append([eps * (2.0 * rng.uniform() - 1.0) for _ in range(n_in * n_out)])
+            tensors.append([eps * (2.0 * rng.uniform() - 1.0) for _ in range(n_out)]
+                           if with_bias else [0.0] * n_out)
+        return tensors
     if isinstance(weight_init, str):
         if weight_init not in WEIGHT_INITS:
             raise ConfigError(
-                f"unknown weight_init {weight_init!r} (a number, or one of {', '.join(WEIGHT_INITS)})"
+                f"unknown weight_init {weight_init!r} (a number, one of {', '.join(WEIGHT_INITS)}, "
+                "or uniform:EPS[:bias])"
             )
     elif isinstance(weight_init, bool) or not isinstance(weight_init, (int, float)) or not (
         weight_init > 0 and weight_init < 1e300 and math.isfinite(weight_init)
@@ -184,7 +218,7 @@ class MultiLayerNet:
             b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
         )
         self._active = b.index_buffer(max(self.sizes[1:-1], default=1))
-        self._activation = ACTIVATIONS[activation]
+        self._activation = {**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation]
         self._output = OUTPUT_LOSSES[output, self.loss_name]
 
     # ------------------------------------------------------------------ shapes and parameters
@@ -292,8 +326,18 @@ class MultiLayerNet:
         return correct / count
 
     # ------------------------------------------------------------------ gradients
+    def check_trainable(self) -> None:
+        """ConfigError when the activation has no derivative to train with (step)."""
+        if self.activation in FORWARD_ONLY_ACTIVATIONS:
+            raise ConfigError(
+                f"a {self.activation} network can only predict: the step's derivative is 0 "
+                "wherever it exists (and undefined at 0), so backprop and numerical gradients "
+                "are 0 and no weight would ever change; use sigmoid, the step's smooth version, "
+                "to train")
+
     def gradient(self, x, t) -> dict[str, list]:
         """Backprop gradients ΔW + λW and ΔB, nested like `get_params()`."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         self._gradient(rows, T, count)
@@ -308,6 +352,7 @@ class MultiLayerNet:
 
     def numerical_gradient(self, x, t) -> dict[str, list]:
         """Central differences (L(w + h) - L(w - h)) / 2h with h = 1e-4, for every parameter."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         out = {}
@@ -331,6 +376,7 @@ class MultiLayerNet:
     # ------------------------------------------------------------------ training
     def train_step(self, x, t, optimizer) -> float:
         """Gradient and one optimizer update in a single kernel call; returns the loss before it."""
+        self.check_trainable()
         rows, count = self._inputs(x)
         T, _ = self._teachers(t, count)
         return self._train_step(rows, T, count, optimizer)

@@ -57,8 +57,9 @@ def _check_dataset(net: MultiLayerNet, data: Dataset, what: str) -> None:
 
 
 class DataFeed:
-    """A dataset as sparse rows of uint8 pixels (converted once, see kernels.sparse_rows) with its
-    int labels, plus the buffers a minibatch is gathered into (`rows`, T, batch_labels)."""
+    """A dataset as sparse rows (converted once, see kernels.sparse_rows) of uint8 pixels, or of
+    float64 features for float data, with its int labels, plus the buffers a minibatch is
+    gathered into (`rows`, T, batch_labels)."""
 
     def __init__(self, net: MultiLayerNet, data: Dataset, batch: int) -> None:
         b = net.backend
@@ -67,11 +68,13 @@ class DataFeed:
         require_memory(batch * (16 * n_in + 8 * net.sizes[-1] + 16), f"--batch-size {batch}")
         self.net = net
         self.count = len(data)
-        pixels = b.pixel_buffer(data.pixels)
+        self.is_float = data.is_float
+        pixels = b.feature_buffer(data.features) if data.is_float else b.pixel_buffer(data.pixels)
         nonzero = b.nonzero_count(pixels)
         self.pixel_start = b.int_buffer([0] * (len(data) + 1))
         self.pixel_index = b.index_buffer(nonzero + 1)
-        self.pixel_value = b.byte_buffer(nonzero + 1)
+        self.pixel_value = (b.value_buffer(nonzero + 1) if data.is_float
+                            else b.byte_buffer(nonzero + 1))
         b.kernels.sparse_rows(pixels, len(data), n_in, self.pixel_start, self.pixel_index,
                               self.pixel_value)
         self.labels = b.int_buffer(list(data.labels))
@@ -90,8 +93,10 @@ class DataFeed:
     def gather(self, indices, count: int) -> None:
         """Fill rows, T and batch_labels with the examples `indices[:count]`."""
         net = self.net
-        net.backend.kernels.gather_batch(*self.dataset, indices, count, net.sizes[-1],
-                                         *self.rows, self.T, self.batch_labels)
+        kernels = net.backend.kernels
+        gather = kernels.gather_rows if self.is_float else kernels.gather_batch
+        gather(*self.dataset, indices, count, net.sizes[-1], *self.rows, self.T,
+               self.batch_labels)
 
 
 def accuracy_on(net: MultiLayerNet, data: Dataset, feed: DataFeed | None = None) -> float:
@@ -128,6 +133,7 @@ class Trainer:
                  test: Dataset | None = None, batch_size: int = 100, seed: int = 0) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ConfigError(f"batch size must be a positive integer, got {batch_size}")
+        net.check_trainable()
         _check_dataset(net, train, "training")
         if test is not None:
             _check_dataset(net, test, "test")
@@ -172,6 +178,12 @@ class Trainer:
     def _run_steps(self, steps: int) -> list[float]:
         net, b, feed = self.net, self.net.backend, self.feed
         indices = b.sample_indices(self.sampler, len(self.train), steps * self.batch)
+        if feed.is_float:  # float features: gather_rows and train_step, one call each per step
+            losses = []
+            for s in range(steps):
+                feed.gather(indices[s * self.batch:(s + 1) * self.batch], self.batch)
+                losses.append(net._train_step(feed.rows, feed.T, self.batch, self.optimizer))
+            return losses
         lrs = b.float_buffer([self.optimizer.step_lr() for _ in range(steps)])
         losses = b.zeros(steps)
         s1, s2 = self.optimizer.state_lists(b, net.names, net._params)

@@ -121,6 +121,10 @@ def test_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch)
         assert not (tmp_path / "x.html").exists()
     code, _, err = run(capsys, "explore", "-o", tmp_path / "no" / "x.html")
     assert code == 2 and "does not exist" in err
+    model = saved_model(tmp_path / "m.json")
+    before = model.read_bytes()
+    code, _, err = run(capsys, "explore", "--model", model, "-o", model)
+    assert code == 2 and "the model file" in err and model.read_bytes() == before
 
 
 # ---- in the browser ----------------------------------------------------------------------
@@ -185,12 +189,18 @@ def test_clicking_h2_shows_the_equations_loopnet_trace_prints(small_page, capsys
      r"A_1|Y_1|E|a_1|ΔB_1\^\(2\)|ΔW_\{\d+,1\}\^\(2\)"),
     (["--sizes", "12,9,3"], "#neuron-1-4", r"H_5|h_5|z_5|ΔB_5\^\(1\)|ΔW_\{\d+,5\}\^\(1\)"),
     (["--weight-decay", "0.05"], "#neuron-1-2", r"ΔW_\{\d+,3\}\^\(1\)|W_\{\d+,3\}\^\(1\)|B_3\^\(1\)"),
+    (["--output", "sigmoid"], "#neuron-2-1", r"A_2|Y_2|E|a_2|ΔB_2\^\(2\)|ΔW_\{\d+,2\}\^\(2\)"),
+    (["--output", "sigmoid", "--loss", "squared_error"], "#neuron-2-0", r"A_1|Y_1|E|a_1|ΔB_1\^\(2\)"),
+    (["--log-guard", "0"], "#neuron-2-1", r"A_2|Y_2|E|a_2|ΔB_2\^\(2\)"),
+    (["--output", "sigmoid", "--log-guard", "0.001"], "#neuron-2-2", r"A_3|Y_3|E|a_3|ΔB_3\^\(2\)"),
 ])
 def test_other_networks_equations_are_traces(browser, capsys, tmp_path, options, neuron,  # noqa: F811
                                              symbols):
     page = Page(browser, explore(capsys, tmp_path, *options, "--batch", "2"))
     trace = trace_sections(capsys, *options, "--batch", "2")
     page.page.click(neuron)
+    batch_loss = trace["Minibatch loss"][0]
+    assert page.js("() => document.getElementById('batch-loss').textContent") == batch_loss
     if page.js("() => !!document.getElementById('show-all')"):
         page.page.click("#show-all")
     shown = page.panel_equations()
@@ -249,6 +259,9 @@ def test_an_output_neurons_equations_are_traces(small_page, capsys):
     ([], WITH_EXP),
     (["--activation", "sigmoid", "--sizes", "4,5,3"], WITH_EXP),
     (["--activation", "tanh", "--output", "identity"], WITH_EXP),
+    (["--output", "sigmoid"], WITH_EXP),
+    (["--output", "sigmoid", "--loss", "squared_error", "--sizes", "3,5,2"], WITH_EXP),
+    (["--log-guard", "0"], WITH_EXP),
 ])
 def test_the_pages_numbers_are_the_python_kernels(browser, capsys, tmp_path, options, tolerance):  # noqa: F811
     page = Page(browser, explore(capsys, tmp_path, *options, "--batch", "4"))
@@ -288,6 +301,7 @@ def test_one_update_and_k_steps_give_train_steps_parameters(browser, capsys, tmp
         assert_close(got, net.backend.to_list(net.params[name]), tolerance, name)
     page.page.fill("#steps", "5")
     page.page.click("#run")
+    page.page.wait_for_function("() => !window.loopnetExplorer.state.running")
     losses = [net.train_step(rows, labels, SGD(lr=0.1)) for _ in range(5)]
     for got, name in zip(page.js(PARAMS), net.names):
         assert_close(got, net.backend.to_list(net.params[name]), tolerance * 10, name)
@@ -383,3 +397,21 @@ def test_setup_cfg_ships_every_part_of_the_page():
     assert set(SCRIPTS) | {"page.html", "style.css"} <= set(parts)
     for name in parts:
         assert any(fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_many_steps_run_in_slices_and_can_be_stopped(browser, capsys, tmp_path):  # noqa: F811
+    data = digits_dir(tmp_path / "idx")
+    model = saved_model(tmp_path / "m.json", sizes=(784, 100, 10))
+    page = Page(browser, explore(capsys, tmp_path, "--model", model, "--data", data, "--batch", "50"))
+    page.page.fill("#steps", "100000")
+    page.page.click("#run")
+    assert page.js("() => document.getElementById('run').textContent") == "stop"
+    page.page.wait_for_function("() => window.loopnetExplorer.state.steps > 3")
+    page.page.click("#run")  # the page answers a click while it trains: stop
+    page.page.wait_for_function("() => !window.loopnetExplorer.state.running")
+    steps = page.js("() => window.loopnetExplorer.state.steps")
+    assert 3 < steps < 100000
+    assert page.js("() => window.loopnetExplorer.state.losses.length") == steps
+    assert page.js("() => document.getElementById('run').textContent") == "run K steps"
+    assert page.errors == []
+    page.close()

@@ -94,6 +94,16 @@ def test_predict_pixels_works_for_identity_outputs():
     assert result.outputs == result.scores == net.predict([[0, 1.0, 30 / 255, 7 / 255]])[0]
 
 
+def test_predict_pixels_works_for_sigmoid_outputs():
+    from loopnet import MultiLayerNet
+
+    net = MultiLayerNet([4, 3, 2], output="sigmoid", weight_init="he", seed=1)
+    result = predict_pixels(net, [0, 255, 30, 7])
+    scores = net.predict([[0, 1.0, 30 / 255, 7 / 255]])[0]
+    assert result.outputs == pytest.approx([1 / (1 + math.exp(-a)) for a in scores], abs=1e-15)
+    assert result.predicted == max(range(2), key=lambda k: (scores[k], -k))
+
+
 def test_predict_an_image_file(capsys, tmp_path, model):
     Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
     from PIL import ImageDraw

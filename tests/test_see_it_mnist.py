@@ -43,6 +43,7 @@ def test_the_trained_model_predicts_shows_and_explores(capsys, tmp_path, mnist_m
     assert any(line.startswith("A_4 = B_4^(2) + Σ_i H_i·W_{i,4}^(2) = ")
                for line in page.panel_equations())
     page.page.click("#run")
+    page.page.wait_for_function("() => !window.loopnetExplorer.state.running")
     losses = page.js("() => window.loopnetExplorer.state.losses")
     assert len(losses) == 10 and losses[-1] < losses[0]
     page.page.screenshot(path=str(tmp_path / "mnist.png"), full_page=True)

@@ -80,6 +80,9 @@ def test_bad_input_is_one_line_and_leaves_the_old_file(capsys, tmp_path, data_di
         code, out, err = run(capsys, "show", *argv, "-o", old)
         assert_one_line_error(code, err, *words)
         assert old.read_bytes() == b"previous picture"
+    code, _, err = run(capsys, "show", "weights", "--model", model, "-o", model)
+    assert_one_line_error(code, err, "the model file")
+    assert load_model(model).sizes == [784, 12, 10]  # not overwritten
     code, _, err = run(capsys, "show", "weights", "--model", model, "-o", tmp_path / "w.xyz")
     assert_one_line_error(code, err, "unknown picture format")
     code, _, err = run(capsys, "show", "weights", "--model", model,

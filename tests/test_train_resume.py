@@ -251,10 +251,10 @@ def output_cases(tmp_path):
     locked = tmp_path / "locked.json"
     locked.write_text("{}")
     locked.chmod(0o444)
-    long_name = "m" * 250 + ".json"
+    long_name = "m" * 300 + ".json"
     return {
         "plot suffix": (["--plot", tmp_path / "curves.txt"], "cannot write .txt"),
-        "save name too long": (["--save", tmp_path / long_name], "bytes long"),
+        "save name too long": (["--save", tmp_path / long_name], "longer than"),
         "save twice": (["--save", tmp_path / "a.json", "--plot", tmp_path / "a.json"],
                        "both name"),
         "checkpoint is save": (["--save", tmp_path / "a.json", "--checkpoint", tmp_path / "a.json"],
@@ -385,37 +385,63 @@ def loopnet_command(words, env, cwd, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def test_kill_at_random_moments_then_resume_is_bit_exact(tmp_path, synthetic_cache):
-    """`kill -INT`/`-TERM` of a real `loopnet train` at random moments, then the command it
-    prints: the final parameters are the uninterrupted run's, bit for bit."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LOOPNET_CACHE": str(synthetic_cache)}
-    argv = [*map(str, SMALL), "--iters", "150"]
+def kill_and_resume(tmp_path, env, argv, moments: int, longest_delay: float,
+                    ready: str = "stdout", every: int = 7) -> list:
+    """Run `loopnet train argv` uninterrupted, then `moments` times with SIGINT or SIGTERM
+    (alternately) sent at a random moment once training starts (the header on stdout, or
+    "kernels ready" on stderr for a compiled backend), then the resume command it prints;
+    assert every final model equals the uninterrupted one.  Returns the steps interrupted at."""
     done = loopnet_command([*argv, "--save", "full.json"], env, tmp_path)
     assert done.returncode == 0, done.stderr
     seed = int.from_bytes(os.urandom(4), "little")
     draw = random.Random(seed)
-    interrupted = 0
-    for moment in range(3):
+    interrupted = []
+    for moment in range(moments):
         sig = (signal.SIGINT, signal.SIGTERM)[moment % 2]
         folder = tmp_path / f"moment{moment}"
         folder.mkdir()
         with subprocess.Popen([sys.executable, "-m", "loopnet", *argv, "--save", "m.json",
-                               "--checkpoint", "ck.json", "--checkpoint-every", "7"],
+                               "--checkpoint", "ck.json", "--checkpoint-every", str(every)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                               cwd=folder) as proc:
-            proc.stdout.readline()  # the header: training starts
-            delay = draw.uniform(0.0, 0.6)
+            if ready == "stdout":
+                proc.stdout.readline()  # the header: training starts
+            else:
+                while "kernels ready" not in proc.stderr.readline():
+                    pass
+            delay = draw.uniform(0.0, longest_delay)
             time.sleep(delay)
             proc.send_signal(sig)
-            out, err = proc.communicate(timeout=300)
+            out, err = proc.communicate(timeout=600)
         context = f"seed {seed}, moment {moment}, {delay:.3f} s after start: {err}"
         if proc.returncode == 0:
             continue  # finished first: nothing to resume
-        interrupted += 1
         assert proc.returncode == 128 + sig, context
         found = INTERRUPTED.match(err.strip().splitlines()[-1])
         assert found, context
-        resumed = loopnet_command(shlex.split(found.group(5))[1:], env, folder)
+        interrupted.append(int(found.group(2)))
+        resumed = loopnet_command(shlex.split(found.group(5))[1:], env, folder, timeout=600)
         assert resumed.returncode == 0, resumed.stderr
         assert params_of(folder / "m.json") == params_of(tmp_path / "full.json"), context
-    assert interrupted >= 2, f"seed {seed}: the runs ended before the signals"
+    return interrupted
+
+
+def test_kill_at_random_moments_then_resume_is_bit_exact(tmp_path, synthetic_cache):
+    """`kill -INT`/`-TERM` of a real `loopnet train` at 3 random moments, then the command it
+    prints: the final parameters are the uninterrupted run's, bit for bit."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LOOPNET_CACHE": str(synthetic_cache)}
+    interrupted = kill_and_resume(tmp_path, env, [*SMALL, "--iters", "150"], 3, 0.6)
+    assert len(interrupted) >= 2, f"the runs ended before the signals (steps {interrupted})"
+
+
+@pytest.mark.slow
+@pytest.mark.numba_required
+@pytest.mark.parametrize("mode", [[], ["--parallel"]], ids=["exact", "parallel"])
+def test_kill_compiled_runs_at_random_moments_then_resume(tmp_path, synthetic_cache, mode):
+    """The same with numba, 8 moments each (compiles into a fresh cache first: minutes)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LOOPNET_CACHE": str(synthetic_cache)}
+    argv = ["train", "--limit", "300", "--hidden", "8", "--batch-size", "10", "--backend",
+            "numba", "--optimizer", "adam", "--lr", "0.01", "--iters", "3000", *mode]
+    interrupted = kill_and_resume(tmp_path, env, argv, 8, 1.5, ready="stderr", every=37)
+    print(f"interrupted at steps {interrupted}")
+    assert len(interrupted) >= 6, f"the runs ended before the signals (steps {interrupted})"

@@ -135,6 +135,13 @@ class NumbaBackend:
     def pixel_buffer(self, pixels: bytes) -> np.ndarray:
         return np.frombuffer(pixels, dtype=np.uint8)
 
+    def feature_buffer(self, features) -> np.ndarray:
+        """A float dataset's array('d') as a float64 array over the same memory."""
+        return np.frombuffer(features, dtype=np.float64)
+
+    def value_buffer(self, n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.float64)
+
     def nonzero_count(self, pixels: np.ndarray) -> int:
         return int(np.count_nonzero(pixels))
 

@@ -41,6 +41,14 @@ class PythonBackend:
     def pixel_buffer(self, pixels: bytes) -> bytes:
         return pixels
 
+    def feature_buffer(self, features: array) -> array:
+        """A float dataset's array('d') as it is."""
+        return features
+
+    def value_buffer(self, n: int) -> array:
+        """n zero float64 in an array('d'): a third of a list of distinct floats' memory."""
+        return array("d", bytes(8 * n))
+
     def nonzero_count(self, pixels: bytes) -> int:
         return len(pixels) - pixels.count(0)
 

@@ -66,8 +66,17 @@ def int_list(text: str) -> list[int]:
 
 
 def weight_init(text: str):
-    """A positive std such as 0.01, or a scheme name: he, xavier, uniform."""
+    """A positive std such as 0.01, a scheme name (he, xavier, uniform), or uniform:EPS[:bias]."""
     if text in ("he", "xavier", "uniform"):
+        return text
+    if text.startswith("uniform:"):
+        from loopnet.errors import ConfigError
+        from loopnet.network import fixed_uniform_init
+
+        try:
+            fixed_uniform_init(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return text
     try:
         value = float(text)
@@ -145,3 +154,22 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                              "auto (default): numba when installed (python on PyPy)")
     parser.add_argument("--parallel", action="store_true",
                         help="numba only: split each minibatch across cores")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--label-column and --label-map, for float data files (.npz, .csv, .mat)."""
+    parser.add_argument("--label-column", metavar="COLUMN",
+                        help=".csv only: the label's column, a 0-based index (negative from the "
+                             "end) or a header name (default: the last column)")
+    parser.add_argument("--label-map", metavar="LABELS",
+                        help="the file's labels in class order, as a range 1..10 or a list "
+                             "10,1,2: class c is the c-th label (ex4's 1..10: --label-map 1..10, "
+                             "class 9 is label 10, the digit 0); default: labels are 0..K-1")
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of load_data given by --label-column and --label-map."""
+    from loopnet.data.labels import parse_label_map
+
+    label_map = parse_label_map(args.label_map) if args.label_map else None
+    return {"label_column": args.label_column, "label_map": label_map}

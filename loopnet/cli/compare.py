@@ -6,9 +6,11 @@ import sys
 
 from loopnet.backends import BACKEND_NAMES
 from loopnet.cli.common import (
+    add_data_arguments,
     add_output_arguments,
     check_writable,
     data_input_files,
+    data_options,
     output_options,
     seed,
 )
@@ -55,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="optimizer steps before comparing the parameters (default 1)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--data", default="synthetic",
-                        help="synthetic, mnist, or a directory of the four MNIST IDX files")
+                        help="synthetic, mnist, a directory of the four MNIST IDX files, or a "
+                             ".npz, .csv or .mat file of float features")
+    add_data_arguments(parser)
     parser.add_argument("--against", default="numpy,torch",
                         help="comma list of oracles: numpy, torch (default both)")
     parser.add_argument("--backend", default="auto", choices=list(BACKEND_NAMES))
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     net = MultiLayerNet(sizes, activation=args.activation, **output_options(args),
                         weight_init=_weight_init(args.weight_init),
                         weight_decay=args.weight_decay, seed=args.seed, backend=args.backend)
-    train, _ = load_data(args.data, seed=args.seed)
+    train, _ = load_data(args.data, seed=args.seed, **data_options(args))
     if train.n_features != sizes[0]:
         raise ConfigError(f"--sizes starts with {sizes[0]} inputs but {args.data} examples have "
                           f"{train.n_features} values")

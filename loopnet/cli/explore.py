@@ -11,8 +11,15 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from loopnet.cli.common import check_writable, int_list, non_negative_float, positive_float, positive_int
+from loopnet.cli.common import (
+    add_output_arguments,
+    int_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from loopnet.cli.common import weight_init as weight_init_arg
+from loopnet.cli.output_paths import check_distinct, check_output
 from loopnet.cli.trace import DEFAULT_SEED
 from loopnet.errors import ConfigError
 
@@ -27,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="layer widths (default 3,4,3; with --data 784,50,10)")
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
                      help="hidden-layer activation (default relu)")
-    net.add_argument("--output", choices=["softmax", "identity"], default="softmax",
-                     help="output layer: softmax + cross-entropy, or identity + squared error")
+    add_output_arguments(net)
     net.add_argument("--init", "--weight-init", dest="weight_init", type=weight_init_arg,
                      default="he", metavar="STD|SCHEME",
                      help="initial weights: a std such as 0.01, or he, xavier, uniform (default "
@@ -69,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from loopnet.cli.trace import _examples, _network
     from loopnet.explore import MAX_EXAMPLES, build_page, page_data
 
-    check_writable(args.output_file, "-o")
+    check_output(args.output_file, "-o")
+    if args.model is not None:
+        check_distinct([("-o", args.output_file)], [("the model file", args.model)])
     if args.open:
         check_display()
     if args.batch > MAX_EXAMPLES:
@@ -77,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     net, source = _network(args)
     rows, labels, names, data_source = _examples(args, net)
     hidden = f"{net.activation} hidden layers" if net.n_layers > 1 else "no hidden layer"
-    summary = (f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output, "
+    summary = (f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output with "
+               f"{net.loss_name.replace('_', ' ')}, "
                f"N = {len(rows)}, λ = {net.weight_decay!r}; {source}; {data_source}")
     page = build_page(page_data(net, rows, labels, names, args.lr, summary),
                       title="-".join(map(str, net.sizes)))

@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `loopnet export`."""
     parser.add_argument("--model", required=True, help="loopnet model file (JSON) to read")
     parser.add_argument("--format", choices=list(FORMATS), default=None,
-                        help="npz, torch or json (default: from OUT's suffix .npz/.pt/.json)")
+                        help="npz, torch, json or mat (Octave Theta1, Theta2, … as ex4 keeps "
+                             "them; default: from OUT's suffix .npz/.pt/.json/.mat)")
     parser.add_argument("out", metavar="OUT", help="file to write (replaced atomically)")
 
 

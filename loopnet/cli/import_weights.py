@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `loopnet import`."""
     parser.add_argument("--model", required=True, help="loopnet model file (JSON) to write")
     parser.add_argument("--format", choices=list(FORMATS), default=None,
-                        help="npz, torch or json (default: from IN's suffix .npz/.pt/.json)")
+                        help="npz, torch, json or mat (Octave Theta1, Theta2, … as ex4 keeps "
+                             "them; default: from IN's suffix .npz/.pt/.json/.mat)")
     parser.add_argument("--activation", choices=list(ACTIVATIONS), default=None,
                         help="override the stored activation (a state_dict has none: relu)")
     parser.add_argument("--output", choices=list(OUTPUTS), default=None,

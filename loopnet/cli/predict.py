@@ -76,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
     print(source + (f", label {label}" if label is not None else ""))
     for line in framed(digit_blocks(pixels, width)):
         print("  " + line)
-    softmax = net.output == "softmax"
-    print("probabilities Y_k (softmax):" if softmax else f"outputs Y_k ({net.output}):")
-    for line in output_bars(result, softmax):
+    titles = {"softmax": "probabilities Y_k (softmax):",
+              "sigmoid": "outputs Y_k = σ(A_k), each between 0 and 1 (sigmoid):"}
+    print(titles.get(net.output, f"outputs Y_k ({net.output}):"))
+    for line in output_bars(result, net.output in titles):
         print(line)
     verdict = ""
     if label is not None:

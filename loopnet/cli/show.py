@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from loopnet.cli.common import check_writable, positive_int
+from loopnet.cli.common import positive_int
+from loopnet.cli.output_paths import check_distinct, check_output
 from loopnet.errors import ConfigError, ShapeError
 from loopnet.pictures import PICTURES
 
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from loopnet import pictures
 
-    check_writable(args.output, "-o")
+    check_output(args.output, "-o")
+    if args.model is not None:
+        check_distinct([("-o", args.output)], [("the model file", args.model)])
     pictures.check_picture_path(args.output)  # also: matplotlib is installed
     if args.model is None and args.picture != "digits":
         raise ConfigError(f"show {args.picture} needs --model MODEL.json")

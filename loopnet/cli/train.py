@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from loopnet.cli.common import (
+    add_data_arguments,
     add_network_arguments,
+    data_options,
     int_list,
     output_options,
     positive_float,
@@ -27,19 +29,27 @@ HELP = "train a network on digits (embedded synthetic set by default) and report
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="synthetic",
                         help="'synthetic' (default, generated and cached), 'mnist' (download), "
-                             "or a directory with the 4 MNIST IDX files")
+                             "a directory with the 4 MNIST IDX files, or float features in a "
+                             ".npz (X, y[, X_test, y_test]), .csv or .mat (X, y) file")
+    parser.add_argument("--test-data", metavar="FILE",
+                        help="float data only: the test set, in a file of the same kind")
+    add_data_arguments(parser)
     parser.add_argument("--hidden", type=int_list, default=[50], metavar="N[,N...]",
                         help="hidden layer widths (default 50)")
     parser.add_argument("--init", "--weight-init", dest="init", type=weight_init, default=0.01,
-                        help="weight init: a std (default 0.01, the book's) or he, xavier, "
-                             "uniform (--weight-init is an alias)")
+                        help="weight init: a std (default 0.01, the book's), he, xavier, uniform, or "
+                             "uniform:EPS[:bias] (ε; ':bias' draws biases too; ex4: uniform:0.12:bias; "
+                             "--weight-init is an alias)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="epochs of n_train/batch steps (default 5)")
     length.add_argument("--iters", type=positive_int, help="total training steps instead of epochs")
     parser.add_argument("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
     parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate η (default 0.1)")
-    parser.add_argument("--optimizer", choices=["sgd", "momentum", "adagrad", "adam"], default="sgd",
-                        help="update rule (default sgd)")
+    parser.add_argument("--optimizer", choices=["sgd", "momentum", "adagrad", "adam", "cg", "lbfgs"],
+                        default="sgd",
+                        help="update rule (default sgd); cg, lbfgs: SciPy's line-search "
+                             "optimizers on the whole training set, --iters iterations (ex4's "
+                             "fmincg; needs loopnet[mat])")
     add_network_arguments(parser)
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="use only the first N training and N test examples")
@@ -75,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     from loopnet.checkpoint import check_same_data, load_checkpoint, save_checkpoint
-    from loopnet.data import load_data
+    from loopnet.data.labels import describe as describe_labels
     from loopnet.model_io import save_model
     from loopnet.network import MultiLayerNet
     from loopnet.optimizers import make_optimizer
@@ -90,13 +100,18 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     _check_outputs(args, checkpoint_path)
     outputs = output_options(args)  # an unsupported pair fails before the data loads
     report = sys.stderr if args.metrics == "-" else sys.stdout
-    train, test = load_data(args.data, seed=args.seed)
+    train, test = load_training_data(args)
     if args.limit:
-        train, test = train.head(args.limit), test.head(args.limit)
+        train = train.head(args.limit)
+        test = test.head(args.limit) if test is not None else None
     sizes = [train.n_features, *args.hidden, train.n_classes]
     net = MultiLayerNet(sizes, activation=args.activation, **outputs,
                         weight_init=args.init, weight_decay=args.weight_decay, seed=args.seed,
                         backend=args.backend, parallel=args.parallel)
+    if args.optimizer in ("cg", "lbfgs"):
+        from loopnet.cli.full_batch import run_full_batch
+
+        return run_full_batch(args, net, train, test)
     optimizer = make_optimizer(args.optimizer, args.lr)
     trainer = Trainer(net, optimizer, train, test, batch_size=args.batch_size, seed=args.seed)
     settings = _settings(args, sizes)
@@ -113,8 +128,10 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     resumed = f"; resuming {args.resume} at step {trainer.steps_done}" if checkpoint else ""
     print(f"loopnet train: {'-'.join(map(str, sizes))} {args.activation}/{args.output}, "
           f"{args.optimizer} lr={args.lr}, batch {args.batch_size}, backend {mode}; "
-          f"data {args.data}: {len(train)} train / {len(test)} test{resumed}",
+          f"data {args.data}: {len(train)} train / {len(test) if test else 0} test{resumed}",
           file=report, flush=True)
+    if args.label_map:
+        print(f"labels: {describe_labels(data_options(args)['label_map'])}", file=report, flush=True)
     if net.backend.name == "numba":
         _warm_up(trainer, args.quiet)
 
@@ -150,7 +167,7 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
         close_bar()
         metrics.write(result)  # first: when the epoch's line shows, the file has it
         print(f"epoch {result.epoch:3d}  step {result.steps:6d}  loss {result.loss:.4f}  "
-              f"train acc {result.train_acc:.4f}  test acc {result.test_acc:.4f}  "
+              f"train acc {result.train_acc:.4f}  test acc {_acc(result.test_acc)}  "
               f"{result.epoch_train_seconds:.2f} s train + {result.eval_seconds:.2f} s eval",
               file=report, flush=True)
         problem = None if warned else not_learning(trainer, trainer.steps_done == total_steps)
@@ -192,10 +209,10 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     last = results[-1]
     print(f"done: {last.steps} steps in {last.train_seconds:.2f} s of training "
           f"({1000 * last.train_seconds / last.steps:.3f} ms/step); "
-          f"test accuracy {last.test_acc:.4f}", file=report)
+          f"test accuracy {_acc(last.test_acc)}", file=report)
     meta = {"data": args.data, "steps": last.steps, "optimizer": args.optimizer, "lr": args.lr,
             "batch_size": args.batch_size, "seed": args.seed, "test_acc": last.test_acc,
-            "train_acc": last.train_acc}
+            "train_acc": last.train_acc, "label_map": data_options(args)["label_map"]}
     if args.plot:
         from loopnet.plot import plot_training
 
@@ -204,6 +221,36 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
         save_model(net, args.save, meta)
         print(f"saved model to {args.save}", file=report)
     return 0
+
+
+def load_training_data(args: argparse.Namespace) -> tuple:
+    """(train, test or None) from --data, --test-data, --label-column and --label-map."""
+    from loopnet.data import load_data, load_feature_file
+    from loopnet.errors import ConfigError
+
+    options = data_options(args)
+    train, test = load_data(args.data, seed=args.seed, **options)
+    if args.test_data:
+        if not train.is_float:
+            raise ConfigError("--test-data is for float data files; --data "
+                              f"{args.data} has its own test set")
+        if test is not None:
+            raise ConfigError(f"--data {args.data} already holds X_test, y_test; drop --test-data")
+        test, extra = load_feature_file(args.test_data, **options)
+        if extra is not None:
+            raise ConfigError(f"--test-data {args.test_data} holds X_test too; give one set")
+        if test.n_features != train.n_features:
+            raise ConfigError(f"--test-data examples have {test.n_features} features, "
+                              f"--data ones {train.n_features}")
+    if test is not None and test.n_classes != train.n_classes:  # no map: K from each file
+        n_classes = max(train.n_classes, test.n_classes)
+        train, test = (type(d)(d.pixels, d.labels, d.n_features, n_classes, d.image_shape,
+                               d.features) for d in (train, test))
+    return train, test
+
+
+def _acc(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 DEFAULT_CHECKPOINT = "loopnet-checkpoint.json"  # where an interrupt saves without --checkpoint
@@ -278,7 +325,7 @@ def _check_outputs(args: argparse.Namespace, checkpoint_path: str | None) -> Non
         ("--save", args.save), ("--metrics", None if args.metrics == "-" else args.metrics),
         ("--plot", args.plot), ("--checkpoint", checkpoint_path)) if path]
     for flag, path in outputs:
-        check_output(path, flag, atomic=flag != "--metrics")
+        check_output(path, flag)
     if args.resume:  # the checkpoint resumed from may be rewritten, but by nothing else
         check_distinct([o for o in outputs if o[0] != "--checkpoint"],
                        [("the checkpoint given to --resume", args.resume)])

@@ -14,14 +14,12 @@ from collections.abc import Sequence
 from importlib import resources
 from string import Template
 
-from loopnet import kernels
 from loopnet.errors import ConfigError, ShapeError
 from loopnet.network import MultiLayerNet
 
 SCRIPTS = ("kernels.js", "equations.js", "page.js")
 MIN_IMAGE_SIDE = 8  # square inputs of at least 8×8 are drawn as an image, not as circles
 MAX_EXAMPLES = 1000  # examples embedded in one page
-SUPPORTED_OUTPUTS = (kernels.SOFTMAX, kernels.IDENTITY)
 
 
 def _asset(name: str) -> str:
@@ -37,10 +35,6 @@ def image_side(n_inputs: int) -> int | None:
 def page_data(net: MultiLayerNet, rows: Sequence[Sequence[float]], labels: Sequence[int],
               names: Sequence[str], lr: float, summary: str) -> dict:
     """What the page computes from: the network, the minibatch (X, one-hot T), η, labels."""
-    if net._output not in SUPPORTED_OUTPUTS:
-        raise ConfigError(f"explore computes softmax and identity outputs, not {net.output!r}")
-    if net.log_guard != kernels.LOG_GUARD:  # kernels.js has the book's 1e-7 built in
-        raise ConfigError(f"explore computes with the log guard 1e-7, not {net.log_guard!r}")
     count = len(rows)
     if not 1 <= count <= MAX_EXAMPLES:
         raise ConfigError(f"explore shows 1..{MAX_EXAMPLES} examples, got {count}")
@@ -59,7 +53,7 @@ def page_data(net: MultiLayerNet, rows: Sequence[Sequence[float]], labels: Seque
         T += [1.0 if k == label else 0.0 for k in range(n_out)]
     return {
         "sizes": list(net.sizes), "activation": net._activation, "output": net._output,
-        "weight_decay": net.weight_decay, "lr": lr,
+        "log_guard": net.log_guard, "weight_decay": net.weight_decay, "lr": lr,
         "params": [net.backend.to_list(net.params[name]) for name in net.names],
         "X": X, "T": T, "labels": list(labels), "names": list(names),
         "image_side": image_side(n_in), "summary": summary,

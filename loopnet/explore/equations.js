@@ -192,13 +192,28 @@ const equations = (function () {
       ex.H[l - 1][j])];
     }
 
-    // the output of class k: softmax's M, S, Y_k and the loss E (or Y_k = A_k, E = ½ Σ ...)
+    // log(inner + g) with the network's guard g (the book's 1e-7 written 1e-7); log(inner) when g = 0
+    logOf(...inner) {
+      const g = this.net.log_guard;
+      if (g === 0) return ["log", "(", ...inner, ")"];
+      return ["log", "(", ...inner, "+", g === kernels.LOG_GUARD ? "guard" : num(g), ")"];
+    }
+
+    // terms that each begin with "-", joined; the first minus printed as a sign (0 if none)
+    static negatedSum(terms) {
+      const numbers = terms.length ? terms.flat() : [num(0.0)];
+      if (numbers[0] === "-") numbers[0] = "neg";
+      return numbers;
+    }
+
+    // the output of class k: softmax's M, S, Y_k and the loss E; or Y_k = σ(A_k) or A_k and E
     output(k, ex) {
       const n = this.net.sizes[this.L];
       const A = ex.Z[this.L - 1], Y = ex.H[this.L - 1], t = ex.T;
       const out = [];
       const s = String(k + 1);
-      if (this.net.output === kernels.SOFTMAX) {
+      const code = this.net.output;
+      if (code === kernels.SOFTMAX) {
         let M = A[0];
         for (let m = 1; m < n; m++) if (A[m] > M) M = A[m];
         const exps = Array.from(A, (a) => Math.exp(a - M));
@@ -212,15 +227,26 @@ const equations = (function () {
         out.push(equation(sym("Y", s), [["exp", "(", sym("A", s), "-", sym("M"), ")", "/", sym("S")],
           ["exp", "(", num(A[k]), "-", num(M), ")", "/", num(S)], [num(exps[k]), "/", num(S)]], Y[k]));
         const terms = [];
+        for (let m = 0; m < n; m++) if (t[m] !== 0) terms.push(["-", num(t[m]), "·", ...this.logOf(num(Y[m]))]);
+        out.push(equation(sym("E"), [["neg", "Σ_k", sym("T", "k"), "·", ...this.logOf(sym("Y", "k"))],
+          Writer.negatedSum(terms)], ex.E));
+        return out;
+      }
+      const sigmoid = code === kernels.SIGMOID_CROSS_ENTROPY || code === kernels.SIGMOID_SQUARED_ERROR;
+      out.push(equation(sym("Y", s), sigmoid ? [["sigmoid", "(", sym("A", s), ")"],
+        ["sigmoid", "(", num(A[k]), ")"]] : [[sym("A", s)]], Y[k]));
+      if (code === kernels.SIGMOID_CROSS_ENTROPY) {
+        // the kernel's order: for each k the T_k term, then the (1 - T_k) term, each skipped
+        // when its factor is 0
+        const terms = [];
         for (let m = 0; m < n; m++) {
-          if (t[m] !== 0) terms.push(["-", num(t[m]), "·", "log", "(", num(Y[m]), "+", "guard", ")"]);
+          if (t[m] !== 0) terms.push(["-", num(t[m]), "·", ...this.logOf(num(Y[m]))]);
+          if (t[m] !== 1) terms.push(["-", "(", num(1.0), "-", num(t[m]), ")", "·", ...this.logOf(num(1.0), "-", num(Y[m]))]);
         }
-        const numbers = terms.length ? terms.flat() : [num(0.0)];
-        if (numbers[0] === "-") numbers[0] = "neg";
-        out.push(equation(sym("E"), [["neg", "Σ_k", sym("T", "k"), "·", "log", "(", sym("Y", "k"),
-          "+", "guard", ")"], numbers], ex.E));
+        const T_k = sym("T", "k"), Y_k = sym("Y", "k");
+        out.push(equation(sym("E"), [["neg", "Σ_k", "[", T_k, "·", ...this.logOf(Y_k), "+", "(", num(1.0),
+          "-", T_k, ")", "·", ...this.logOf(num(1.0), "-", Y_k), "]"], Writer.negatedSum(terms)], ex.E));
       } else {
-        out.push(equation(sym("Y", s), [[sym("A", s)]], Y[k]));
         const squares = Array.from(Y, (y, m) => ["(", num(y), "-", num(t[m]), ")", "²"]);
         out.push(equation(sym("E"), [["½", "Σ_k", "(", sym("Y", "k"), "-", sym("T", "k"), ")", "²"],
           ["½", "(", ...sum(squares, []), ")"]], ex.E));
@@ -228,11 +254,16 @@ const equations = (function () {
       return out;
     }
 
-    // a_k = (Y_k - T_k) / N
+    // a_k = (Y_k - T_k) / N, or (Y_k - T_k) · Y_k · (1 - Y_k) / N for sigmoid + squared error
     outputBackward(k, ex) {
       const s = String(k + 1);
-      return [equation(sym("a", s), [["(", sym("Y", s), "-", sym("T", s), ")", "/", sym("N")],
-        ["(", num(ex.H[this.L - 1][k]), "-", num(ex.T[k]), ")", "/", num(ex.N)]], ex.dZ[this.L - 1][k])];
+      const Y_k = sym("Y", s), T_k = sym("T", s);
+      const y = num(ex.H[this.L - 1][k]), t = num(ex.T[k]);
+      const forms = this.net.output === kernels.SIGMOID_SQUARED_ERROR
+        ? [["(", Y_k, "-", T_k, ")", "·", Y_k, "·", "(", num(1.0), "-", Y_k, ")", "/", sym("N")],
+          ["(", y, "-", t, ")", "·", y, "·", "(", num(1.0), "-", y, ")", "/", num(ex.N)]]
+        : [["(", Y_k, "-", T_k, ")", "/", sym("N")], ["(", y, "-", t, ")", "/", num(ex.N)]];
+      return [equation(sym("a", s), forms, ex.dZ[this.L - 1][k])];
     }
 
     // h_j = Σ_k W_{j,k}·z_k: what layer l + 1 sends back to neuron j of layer l
@@ -316,6 +347,19 @@ const equations = (function () {
           [num(before[2 * l - 2][p]), "+", num(lambda), "·", num(W[p])]], after[2 * l - 2][p], true));
       }
       return out;
+    }
+
+    // L = (1/N) Σ_n E_n (+ (λ/2) Σ W², summed layer by layer, row-major: the kernel's order)
+    batchLoss(losses, loss, lambda) {
+      const symbolic = ["1/N", "Σ_n", sym("E", "n")];
+      const numbers = ["(", ...joined(losses.map((e) => num(e)), "+"), ")", "/", num(losses.length)];
+      if (lambda !== 0) {
+        let squares = 0.0;
+        for (let l = 0; l < this.L; l++) for (const w of this.net.params[2 * l]) squares += w * w;
+        symbolic.push("+", "λ/2", "ΣW²");
+        numbers.push("+", num(0.5), "·", num(lambda), "·", num(squares));
+      }
+      return equation(sym("L"), [symbolic, numbers], loss);
     }
 
     // W ← W - η·ΔW and B ← B - η·ΔB of neuron j of layer l (the minibatch's gradient)

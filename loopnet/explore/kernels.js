@@ -12,8 +12,9 @@
 
 const kernels = (function () {
   const RELU = 0, SIGMOID = 1, TANH = 2;
-  const SOFTMAX = 0, IDENTITY = 1;
-  const LOG_GUARD = 1e-7; // the book's guard in log(Y + 1e-7)
+  // output codes: an output unit together with its loss
+  const SOFTMAX = 0, IDENTITY = 1, SIGMOID_CROSS_ENTROPY = 2, SIGMOID_SQUARED_ERROR = 3;
+  const LOG_GUARD = 1e-7; // the book's guard g in log(Y + g)
 
   // -------------------------------------------------------------------------------------------
   // Affine layer.  x: (n_in), W: (n_in * n_out), B: (n_out), z/dz: (n_out)
@@ -139,9 +140,15 @@ const kernels = (function () {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0
+  // Output layers with their loss.  a: scores (n), y: outputs (n), t: teacher read at offset t0;
+  // g: the log guard (log_guard)
   // -------------------------------------------------------------------------------------------
-  function softmax_with_loss_forward(a, y, t, t0, n) {
+  function log_or_minus_inf(p) {
+    // log p, and -inf for p = 0 (only reached with g = 0): the loss is then +inf
+    return p > 0 ? Math.log(p) : -Infinity;
+  }
+
+  function softmax_with_loss_forward(a, y, t, t0, n, log_guard) {
     // M = max_m A_m
     let m = a[0];
     for (let k = 1; k < n; k++) if (a[k] > m) m = a[k];
@@ -152,10 +159,10 @@ const kernels = (function () {
       total += y[k];
     }
     for (let k = 0; k < n; k++) y[k] = y[k] / total;
-    // E = -Σ_k T_k · log(Y_k + 1e-7)   (terms with T_k = 0 add nothing)
+    // E = -Σ_k T_k · log(Y_k + g)   (terms with T_k = 0 add nothing)
     let e = 0.0;
     for (let k = 0; k < n; k++) {
-      if (t[t0 + k] !== 0) e -= t[t0 + k] * Math.log(y[k] + LOG_GUARD);
+      if (t[t0 + k] !== 0) e -= t[t0 + k] * log_or_minus_inf(y[k] + log_guard);
     }
     return e;
   }
@@ -171,9 +178,38 @@ const kernels = (function () {
     return 0.5 * e;
   }
 
-  function output_with_loss_backward(y, t, t0, da, n, batch) {
-    // a_k = (Y_k - T_k) / N      (softmax + cross-entropy and identity + squared error alike)
-    for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) / batch;
+  function sigmoid_with_cross_entropy_forward(a, y, t, t0, n, log_guard) {
+    // Y_k = σ(A_k) = 1/(1+e^-A_k)
+    sigmoid_forward(a, y, n);
+    // E = -Σ_k [T_k · log(Y_k + g) + (1 - T_k) · log(1 - Y_k + g)]   logistic cost per unit (ex4)
+    let e = 0.0;
+    for (let k = 0; k < n; k++) {
+      const t_k = t[t0 + k];
+      if (t_k !== 0) e -= t_k * log_or_minus_inf(y[k] + log_guard);
+      if (t_k !== 1) e -= (1.0 - t_k) * log_or_minus_inf(1.0 - y[k] + log_guard);
+    }
+    return e;
+  }
+
+  function sigmoid_with_squared_error_forward(a, y, t, t0, n) {
+    // Y_k = σ(A_k) = 1/(1+e^-A_k) ;  E = ½ Σ_k (Y_k - T_k)²
+    sigmoid_forward(a, y, n);
+    let e = 0.0;
+    for (let k = 0; k < n; k++) {
+      const d = y[k] - t[t0 + k];
+      e += d * d;
+    }
+    return 0.5 * e;
+  }
+
+  function output_with_loss_backward(output, y, t, t0, da, n, batch) {
+    if (output === SIGMOID_SQUARED_ERROR) {
+      // a_k = (Y_k - T_k) · Y_k · (1 - Y_k) / N    sigmoid+squared error
+      for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) * y[k] * (1.0 - y[k]) / batch;
+    } else {
+      // a_k = (Y_k - T_k) / N      softmax+cross-entropy, sigmoid+logistic, identity+squared error
+      for (let k = 0; k < n; k++) da[k] = (y[k] - t[t0 + k]) / batch;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -191,25 +227,29 @@ const kernels = (function () {
     }
   }
 
-  function output_loss(output, Z, H, t, t0, sizes) {
+  function output_loss(output, log_guard, Z, H, t, t0, sizes) {
     // E of one example from the scores A = Z[L-1]; writes Y into H[L-1]
     const last = sizes.length - 2;
-    if (output === SOFTMAX) {
-      return softmax_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1]);
+    const n = sizes[last + 1];
+    if (output === SOFTMAX) return softmax_with_loss_forward(Z[last], H[last], t, t0, n, log_guard);
+    if (output === SIGMOID_CROSS_ENTROPY) {
+      return sigmoid_with_cross_entropy_forward(Z[last], H[last], t, t0, n, log_guard);
     }
-    return identity_with_loss_forward(Z[last], H[last], t, t0, sizes[last + 1]);
+    if (output === SIGMOID_SQUARED_ERROR) return sigmoid_with_squared_error_forward(Z[last], H[last], t, t0, n);
+    return identity_with_loss_forward(Z[last], H[last], t, t0, n);
   }
 
   function backward_example(input_index, input_value, first, end, t, t0, batch, params, grads,
-                            sizes, activation, Z, H, dZ, dH) {
-    backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH);
+                            sizes, activation, output, Z, H, dZ, dH) {
+    backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z, H, dZ, dH);
     input_affine_backward(input_index, input_value, first, end, dZ[0], grads[0], grads[1],
                           sizes[1]);
   }
 
-  function backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, Z, H, dZ, dH) {
+  function backward_to_first_layer(t, t0, batch, params, grads, sizes, activation, output, Z, H,
+                                   dZ, dH) {
     const last = sizes.length - 2;
-    output_with_loss_backward(H[last], t, t0, dZ[last], sizes[last + 1], batch);
+    output_with_loss_backward(output, H[last], t, t0, dZ[last], sizes[last + 1], batch);
     for (let l = last; l > 0; l--) {
       affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1], dH[l - 1],
                       sizes[l], sizes[l + 1]);
@@ -239,7 +279,7 @@ const kernels = (function () {
   }
 
   function batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                          activation, output, weight_decay, Z, H, dZ, dH) {
+                          activation, output, log_guard, weight_decay, Z, H, dZ, dH) {
     // backprop over the minibatch: grads ← ΔW + λ·W, ΔB.  Returns the batch loss L
     const n_out = sizes[sizes.length - 1];
     const n_layers = sizes.length - 1;
@@ -248,9 +288,9 @@ const kernels = (function () {
     for (let n = 0; n < batch; n++) {
       const first = row_start[n], end = row_start[n + 1];
       forward_example(input_index, input_value, first, end, params, sizes, activation, Z, H);
-      total += output_loss(output, Z, H, T, n * n_out, sizes);
+      total += output_loss(output, log_guard, Z, H, T, n * n_out, sizes);
       backward_example(input_index, input_value, first, end, T, n * n_out, batch, params, grads,
-                       sizes, activation, Z, H, dZ, dH);
+                       sizes, activation, output, Z, H, dZ, dH);
     }
     let loss = total / batch;
     if (weight_decay !== 0) {
@@ -266,16 +306,17 @@ const kernels = (function () {
   }
 
   function train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                      activation, output, weight_decay, Z, H, dZ, dH, lr) {
+                      activation, output, log_guard, weight_decay, Z, H, dZ, dH, lr) {
     // gradient over the minibatch, then one SGD update.  Returns the loss before the update
     const loss = batch_gradient(row_start, input_index, input_value, T, batch, params, grads,
-                                sizes, activation, output, weight_decay, Z, H, dZ, dH);
+                                sizes, activation, output, log_guard, weight_decay, Z, H, dZ, dH);
     for (let p = 0; p < params.length; p++) sgd_update(params[p], grads[p], lr);
     return loss;
   }
 
   return {
-    RELU, SIGMOID, TANH, SOFTMAX, IDENTITY, LOG_GUARD,
+    RELU, SIGMOID, TANH, SOFTMAX, IDENTITY, SIGMOID_CROSS_ENTROPY, SIGMOID_SQUARED_ERROR, LOG_GUARD,
+    log_or_minus_inf, sigmoid_with_cross_entropy_forward, sigmoid_with_squared_error_forward,
     sparse_rows, input_affine_forward, input_affine_backward, affine_forward, affine_backward,
     relu_forward, relu_backward, sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
     activation_forward, activation_backward, softmax_with_loss_forward,

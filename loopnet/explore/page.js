@@ -17,18 +17,20 @@
   const sizes = data.sizes;
   const L = sizes.length - 1;
   const net = {
-    sizes, activation: data.activation, output: data.output,
+    sizes, activation: data.activation, output: data.output, log_guard: data.log_guard,
     params: data.params.map((p) => Float64Array.from(p)),
   };
   const initialParams = net.params.map((p) => Float64Array.from(p));
   const N = data.labels.length;
+  const probabilities = data.output !== kernels.IDENTITY; // softmax and sigmoid outputs are in 0..1
   const X = Float64Array.from(data.X);
   const T = Float64Array.from(data.T);
   const side = data.image_side; // 28 for MNIST-sized inputs, else null
   const big = side !== null;
   const buffers = () => sizes.slice(1).map((n) => new Float64Array(n));
   const work = { Z: buffers(), H: buffers(), dZ: buffers(), dH: buffers() };
-  const state = { example: 0, selected: null, lr: data.lr, losses: [], steps: 0, showAll: false };
+  const state = { example: 0, selected: null, lr: data.lr, losses: [], steps: 0, showAll: false,
+    running: false };
   let view = null;
   let version = 0; // bumped whenever a parameter changes: the drawings of W are redone then
   const drawn = { connections: null, weights: null, version: -1 };
@@ -56,12 +58,12 @@
       const first = row_start[n], end = row_start[n + 1];
       kernels.forward_example(input_index, input_value, first, end, net.params, sizes,
                               net.activation, Z, H);
-      const E = kernels.output_loss(net.output, Z, H, T, n * n_out, sizes);
+      const E = kernels.output_loss(net.output, data.log_guard, Z, H, T, n * n_out, sizes);
       losses.push(E);
       if (n > state.example) continue;
       const before = n === state.example ? copy(grads) : null;
       kernels.backward_example(input_index, input_value, first, end, T, n * n_out, N, net.params,
-                               grads, sizes, net.activation, Z, H, dZ, dH);
+                               grads, sizes, net.activation, net.output, Z, H, dZ, dH);
       if (n === state.example) {
         ex = { X: X.subarray(n * sizes[0], (n + 1) * sizes[0]), T: T.subarray(n * n_out, (n + 1) * n_out),
           Z: copy(Z), H: copy(H), dZ: copy(dZ), dH: copy(dH), E, N, before, after: copy(grads) };
@@ -70,12 +72,12 @@
     // the official minibatch result: one batch_gradient call, as net.gradient() runs it
     const batchGrads = net.params.map((p) => new Float64Array(p.length));
     const loss = kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params,
-      batchGrads, sizes, net.activation, net.output, data.weight_decay, Z, H, dZ, dH);
+      batchGrads, sizes, net.activation, net.output, data.log_guard, data.weight_decay, Z, H, dZ, dH);
     let accumulated = null; // ΔW, ΔB over the minibatch before λ·W is added
     if (data.weight_decay !== 0) {
       accumulated = net.params.map((p) => new Float64Array(p.length));
       kernels.batch_gradient(row_start, input_index, input_value, T, N, net.params, accumulated,
-        sizes, net.activation, net.output, 0.0, Z, H, dZ, dH);
+        sizes, net.activation, net.output, data.log_guard, 0.0, Z, H, dZ, dH);
     }
     const updated = copy(net.params);
     for (let p = 0; p < updated.length; p++) kernels.sgd_update(updated[p], batchGrads[p], state.lr);
@@ -192,7 +194,7 @@
       const values = l === 0 ? view.ex.X : l === L ? view.ex.H[L - 1] : view.ex.H[l - 1];
       let top = 1e-12;
       for (const v of values) top = Math.max(top, Math.abs(v));
-      if (l === L && net.output === kernels.SOFTMAX) top = 1;
+      if (l === L && probabilities) top = 1;
       const r = radius(l);
       for (let j = 0; j < sizes[l]; j++) {
         const [x, y] = position(l, j);
@@ -204,7 +206,10 @@
           const base = l === 0 ? "X" : l === L ? "A" : "H";
           out += `<text class="label" x="${x.toFixed(1)}" y="${(y + 4).toFixed(1)}">${base}<tspan class="sub" dy="3">${j + 1}</tspan></text>`;
           const shown = l === L ? view.ex.Z[L - 1][j] : values[j]; // the score A under an output
-          out += `<text class="value" x="${x.toFixed(1)}" y="${(y + r + 12).toFixed(1)}">${equations.formatNumber(shown, 3)}</text>`;
+          // under the circle; an output's score A to its left (the outputs stand close together)
+          const [vx, vy, anchor] = l === L ? [x - r - 3, y + 3, "end"] : [x, y + r + 12, "middle"];
+          out += `<text class="value" x="${vx.toFixed(1)}" y="${vy.toFixed(1)}" text-anchor="${anchor}">` +
+            `${equations.formatNumber(shown, 3)}</text>`;
         }
       }
       const [lx] = position(l, 0);
@@ -216,9 +221,8 @@
 
   function outputBarsSvg() {
     const Y = view.ex.H[L - 1];
-    const softmax = net.output === kernels.SOFTMAX;
-    let top = softmax ? 1 : 1e-12;
-    if (!softmax) for (const y of Y) top = Math.max(top, Math.abs(y));
+    let top = probabilities ? 1 : 1e-12;
+    if (!probabilities) for (const y of Y) top = Math.max(top, Math.abs(y));
     let out = "";
     let best = 0;
     for (let k = 1; k < Y.length; k++) if (view.ex.Z[L - 1][k] > view.ex.Z[L - 1][best]) best = k;
@@ -229,7 +233,7 @@
       out += `<rect class="bar${k === best ? " best" : ""}" x="${(x + radius(L) + 6).toFixed(1)}" ` +
         `y="${(y - 5).toFixed(1)}" width="${w.toFixed(1)}" height="10"/>` +
         `<text class="bar-label${teacher ? " teacher" : ""}" x="${(x + radius(L) + 80).toFixed(1)}" ` +
-        `y="${(y + 4).toFixed(1)}">${softmax && big ? k + " " : ""}${equations.formatNumber(Y[k], 3)}</text>`;
+        `y="${(y + 4).toFixed(1)}">${big ? k + " " : ""}${equations.formatNumber(Y[k], 3)}</text>`;
     }
     return out;
   }
@@ -397,12 +401,10 @@
       html += `<h3>edit</h3><div class="editor">${editor(l, j)}</div>`;
     }
     $("panel").innerHTML = html;
-    const n_out = sizes[L];
-    const tsym = Array.from(ex.T).map((t) => equations.formatNumber(t, PRECISION)).join(", ");
-    $("example-values").textContent = `T = [${tsym}]   E = ${equations.formatNumber(ex.E, PRECISION)}` +
-      (n_out <= 16 ? "" : "");
-    const Esum = view.losses.map((e) => equations.formatNumber(e, PRECISION)).join(" + ");
-    $("batch-loss").textContent = `L = (1/N)·Σ_n E_n${data.weight_decay ? " + (λ/2)·Σ W²" : ""} = (${N <= 8 ? Esum : "…"}) / ${N}${data.weight_decay ? " + …" : ""} = ${equations.formatNumber(view.loss, PRECISION)}`;
+    const teacher = Array.from(ex.T, (t) => equations.formatNumber(t, PRECISION)).join(", ");
+    $("example-values").textContent = `T = [${teacher}]   E = ${equations.formatNumber(ex.E, PRECISION)}`;
+    const batchLoss = w.batchLoss(view.losses, view.loss, data.weight_decay);
+    $("batch-loss").textContent = equations.equationText(batchLoss, PRECISION);
   }
 
   function render() {
@@ -432,20 +434,50 @@
     recompute();
   }
 
-  function step(count = 1) {
-    const t0 = performance.now();
+  // `count` SGD steps on the minibatch (kernels.train_step), recording the loss before each
+  function trainSteps(count) {
     const [row_start, input_index, input_value] = sparseRows();
     const grads = net.params.map((p) => new Float64Array(p.length));
     const { Z, H, dZ, dH } = work;
     for (let s = 0; s < count; s++) {
       const loss = kernels.train_step(row_start, input_index, input_value, T, N, net.params, grads,
-        sizes, net.activation, net.output, data.weight_decay, Z, H, dZ, dH, state.lr);
+        sizes, net.activation, net.output, data.log_guard, data.weight_decay, Z, H, dZ, dH, state.lr);
       state.losses.push(loss);
       state.steps += 1;
     }
     version += 1;
+  }
+
+  // `count` steps, then everything recomputed and redrawn
+  function step(count = 1) {
+    const t0 = performance.now();
+    trainSteps(count);
     recompute();
     api.timing.lastStep = performance.now() - t0;
+  }
+
+  // K steps in slices of about SLICE_MS, redrawn after each slice, so the page stays responsive
+  // and the loss chart grows; clicking the button again stops after the current slice
+  const SLICE_MS = 50;
+  function runSteps(k) {
+    let left = k;
+    state.running = true;
+    $("run").textContent = "stop";
+    const slice = () => {
+      const t0 = performance.now();
+      do {
+        trainSteps(1);
+        left--;
+      } while (left > 0 && state.running && performance.now() - t0 < SLICE_MS);
+      recompute();
+      if (left > 0 && state.running) {
+        setTimeout(slice, 0);
+      } else {
+        state.running = false;
+        $("run").textContent = "run K steps";
+      }
+    };
+    slice();
   }
 
   function setWeight(l, i, j, value) { net.params[2 * l - 2][i * sizes[l] + j] = value; version += 1; recompute(); }
@@ -545,8 +577,9 @@
   });
   $("update").addEventListener("click", () => step(1));
   $("run").addEventListener("click", () => {
+    if (state.running) { state.running = false; return; }
     const k = readNumber($("steps"));
-    if (k !== null && Number.isInteger(k) && k > 0 && k <= 100000) step(k);
+    if (k !== null && Number.isInteger(k) && k > 0 && k <= 100000) runSteps(k);
   });
   $("reset").addEventListener("click", reset);
 

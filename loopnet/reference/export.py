@@ -19,6 +19,9 @@ Formats (every one round-trips bit for bit, float64 throughout):
 ``json``
     ``{"W1": [[...n_out floats] x n_in rows], "b1": [...], ..., "loopnet": {...as for npz}}``,
     floats in Python's shortest round-trip form.  Importing also accepts loopnet model files.
+``mat``
+    Octave/MATLAB ``Theta1, Theta2, …`` (one row per unit, bias in column 0), Coursera ex4's
+    layout; see `loopnet.reference.mat_weights`.
 
 The npz and torch configurations also hold ``sha256``, the SHA-256 of the weights as
 little-endian float64 in the order W1, b1, W2, ... (W row-major, as loopnet stores it); importing
@@ -48,8 +51,8 @@ from loopnet.model_io import FORMAT as MODEL_FORMAT
 from loopnet.model_io import load_model_dict
 from loopnet.network import ACTIVATIONS, DEFAULT_LOG_GUARD, LOSSES, OUTPUTS, MultiLayerNet
 
-FORMATS = ("npz", "torch", "json")
-SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json"}
+FORMATS = ("npz", "torch", "json", "mat")
+SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json", ".mat": "mat"}
 CONFIG_KEY = "loopnet"
 
 
@@ -122,6 +125,10 @@ def export_bytes(net: MultiLayerNet, fmt: str, metadata: dict | None = None) -> 
     if fmt == "json":
         doc = {**params, CONFIG_KEY: _config(net, metadata, digest=True)}
         return (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
+    if fmt == "mat":  # Octave/MATLAB Theta1, Theta2, … (see loopnet.reference.mat_weights)
+        from loopnet.reference.mat_weights import mat_bytes
+
+        return mat_bytes(params, _config(net, metadata))
     if fmt == "npz":
         np = _numpy()
         arrays = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
@@ -326,7 +333,10 @@ def read_weights(path: str | os.PathLike, fmt: str | None = None
     path = Path(path)
     fmt = guess_format(path, fmt)
     strict_json.regular_file_size(path, "weights file")
-    reader = {"json": _read_json, "npz": _read_npz, "torch": _read_torch}[fmt]
+    from loopnet.reference.mat_weights import read_mat_weights
+
+    reader = {"json": _read_json, "npz": _read_npz, "torch": _read_torch,
+              "mat": read_mat_weights}[fmt]
     try:
         params, config = reader(path)
     except OSError as exc:
