@@ -24,6 +24,7 @@ import { libm } from "./libm.mjs";
 export const RELU = 0;
 export const SIGMOID = 1;
 export const TANH = 2;
+export const STEP = 3; // the perceptron's threshold: forward only (its derivative is 0 wherever it exists)
 // Output codes: an output unit together with its loss
 export const SOFTMAX = 0; // softmax + cross-entropy
 export const IDENTITY = 1; // identity + squared error
@@ -164,11 +165,17 @@ export function tanh_backward(h, dh, dz, n) {
   for (let j = 0; j < n; j++) dz[j] = dh[j] * (1.0 - h[j] * h[j]);
 }
 
+export function step_forward(z, h, n) {
+  // y = 1 if Σ_i x_i·w_i + b > 0 else 0   (the perceptron; here H_j = 1 if Z_j > 0 else 0)
+  for (let j = 0; j < n; j++) h[j] = z[j] > 0.0 ? 1.0 : 0.0;
+}
+
 /** Dispatch on the activation code. */
 export function activation_forward(activation, z, h, n) {
   if (activation === RELU) relu_forward(z, h, n);
   else if (activation === SIGMOID) sigmoid_forward(z, h, n);
-  else tanh_forward(z, h, n);
+  else if (activation === TANH) tanh_forward(z, h, n);
+  else step_forward(z, h, n);
 }
 
 /** Dispatch on the activation code. */
@@ -417,6 +424,26 @@ export function gather_batch(pixel_start, pixel_index, pixel_value, labels, indi
     for (let q = pixel_start[example]; q < pixel_start[example + 1]; q++) {
       input_index[count] = pixel_index[q];
       input_value[count] = pixel_value[q] / 255.0;
+      count += 1;
+    }
+    for (let k = 0; k < n_out; k++) T[n * n_out + k] = 0.0;
+    T[n * n_out + labels[example]] = 1.0;
+    batch_labels[n] = labels[example];
+  }
+  row_start[batch] = count;
+}
+
+/** gather_batch for float features: the sparse rows X_i of each chosen example as stored
+ *  (no 1/255), T one-hot rows, batch_labels. */
+export function gather_rows(value_start, value_index, value, labels, indices, batch, n_out,
+  row_start, input_index, input_value, T, batch_labels) {
+  let count = 0;
+  for (let n = 0; n < batch; n++) {
+    const example = indices[n];
+    row_start[n] = count;
+    for (let q = value_start[example]; q < value_start[example + 1]; q++) {
+      input_index[count] = value_index[q];
+      input_value[count] = value[q];
       count += 1;
     }
     for (let k = 0; k < n_out; k++) T[n * n_out + k] = 0.0;
