@@ -316,9 +316,13 @@ def not_learning(trainer: Trainer, final: bool = True) -> str | None:
     Either the epoch's mean loss is not below the first step's loss (the updates make things
     worse: `--lr 1e6` ends with a finite loss at chance, exit 0, without this), or — checked
     when `final`, since a slow start is normal — the training accuracy is no better than always
-    answering the most common label.
+    answering the most common label.  A run shorter than one epoch, or of one step, is not
+    judged: after so few updates a loss at its start and chance accuracy are what learning
+    looks like.
     """
     if not trainer.results or not trainer.step_losses:
+        return None
+    if trainer.steps_done < max(trainer.steps_per_epoch, 2):
         return None
     last, start = trainer.results[-1], trainer.step_losses[0]
     if not last.loss < start:

@@ -76,3 +76,10 @@ def numba_backend():
     from loopnet.backends import get_backend
 
     return get_backend("numba")
+
+
+@pytest.fixture
+def private_cache(monkeypatch, synthetic_cache):
+    """$LOOPNET_CACHE pointed at the session's pre-filled synthetic cache (never the user's)."""
+    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)

@@ -9,36 +9,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
 import loopnet
 from loopnet.cli import main
 from loopnet.data import load_data, write_idx
 from loopnet.errors import ConfigError, DataError, LoopnetError
 
+pytestmark = pytest.mark.usefixtures("private_cache")
+
 REPO = Path(__file__).resolve().parents[1]
 HUGE = "100000000000000000000"  # 1e20 written out: an integer argparse accepts
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
-
-
-@pytest.fixture(autouse=True)
-def private_cache(monkeypatch, synthetic_cache):
-    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 TRAIN = ["train", "--backend", "python", "--quiet", "--iters", "1", "--limit", "200"]

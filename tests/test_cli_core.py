@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
 from loopnet import MultiLayerNet
 from loopnet.cli import main
 from loopnet.data import generate_digits, write_idx
 from loopnet.model_io import load_model, load_model_dict, save_model
+
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_TRAIN = ["train", "--limit", "600", "--epochs", "1", "--hidden", "16", "--backend", "python",
@@ -24,32 +27,11 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
              "t10k-labels-idx1-ubyte")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(monkeypatch, synthetic_cache):
-    """Every command here reads the synthetic set from a private, pre-filled cache."""
-    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def strict_json(text):
     """json.loads that also rejects NaN/Infinity, which are not JSON."""
     def bad_constant(name):
         raise ValueError(f"{name} is not valid JSON")
     return json.loads(text, parse_constant=bad_constant)
-
-
-def assert_one_line_error(code, err):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("loopnet: error: ")
-    assert "Traceback" not in err
 
 
 def files_under(folder: Path) -> set:

@@ -6,22 +6,17 @@ import re
 
 import pytest
 from browser import Page, browser  # noqa: F401  (browser is a fixture)
+from cli_helpers import run
 from pictures_helpers import digits_dir, saved_model
 
 from loopnet import SGD, kernels
-from loopnet.cli import build_parser, main
+from loopnet.cli import build_parser
 from loopnet.cli.trace import _examples, _network
 from loopnet.explore import SCRIPTS, _asset
 from loopnet.trace import format_number
 
 NO_EXP = 0.0  # tolerance where only +, ·, / are involved: bitwise
 WITH_EXP = 1e-12  # where exp / log / tanh are involved (libm and V8 may differ in the last bit)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def explore(capsys, tmp_path, *argv, name="page.html"):

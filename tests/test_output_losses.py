@@ -314,12 +314,6 @@ def test_output_losses_compiled_are_bitwise_the_python_ones(a, data, g):
         assert [struct.pack("<d", v) for v in H[1]] == [struct.pack("<d", v) for v in Hc[1]]
 
 
-@pytest.fixture
-def private_cache(monkeypatch, synthetic_cache):
-    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-
-
 RESUMABLE = ["train", "--limit", "200", "--hidden", "6", "--batch-size", "10", "--backend",
              "python", "--quiet", "--activation", "sigmoid", "--output", "sigmoid", "--loss",
              "squared_error", "--log-guard", "0", "--lr", "0.5"]

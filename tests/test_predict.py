@@ -4,26 +4,12 @@ import json
 import math
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 from pictures_helpers import digits_dir, saved_model
 
-from loopnet.cli import main
 from loopnet.data import load_data
 from loopnet.model_io import load_model
 from loopnet.prediction import SHADES, bar, digit_blocks, predict_pixels
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *words):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.fixture

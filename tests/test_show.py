@@ -2,9 +2,9 @@
 import builtins
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 from pictures_helpers import digits_dir, saved_model
 
-from loopnet.cli import main
 from loopnet.data import load_data
 from loopnet.model_io import load_model
 from loopnet.pictures import PICTURES, predicted_classes
@@ -12,20 +12,6 @@ from loopnet.training import confusion_matrix
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install loopnet[plot])")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *words):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
 from loopnet import MultiLayerNet
 from loopnet.cli import main
@@ -17,21 +18,6 @@ from loopnet.model_io import VERSION, load_model, model_to_dict, save_model
 from loopnet.reference.export import export_weights, import_weights
 
 np = pytest.importorskip("numpy")
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
 from loopnet.cli import main
 from loopnet.data import write_idx
 from loopnet.model_io import save_model
+
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["train", "--limit", "300", "--hidden", "8", "--batch-size", "10", "--backend", "python",
@@ -27,18 +30,6 @@ INTERRUPTED = re.compile(
 TIMES = ("epoch_train_seconds", "train_seconds", "eval_seconds")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(monkeypatch, synthetic_cache):
-    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def params_of(path) -> dict:
     return json.loads(Path(path).read_text())["params"]
 
@@ -46,12 +37,6 @@ def params_of(path) -> dict:
 def without_times(metrics_path) -> list:
     records = [json.loads(line) for line in Path(metrics_path).read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in TIMES} for r in records]
-
-
-def assert_one_line_error(code, err):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +287,12 @@ def test_a_run_that_does_not_learn_is_flagged(capsys):
     assert code == 0
     warnings = [line for line in err.splitlines() if line.startswith("loopnet: warning:")]
     assert len(warnings) == 1 and "not learning" in warnings[0] and "--lr" in warnings[0], err
+
+
+def test_a_run_shorter_than_an_epoch_is_not_judged(capsys):
+    code, out, err = run(capsys, *SMALL, "--iters", 1)  # one step: chance accuracy is expected
+    assert code == 0
+    assert "warning" not in err
 
 
 def test_a_learning_run_is_not_flagged(capsys):

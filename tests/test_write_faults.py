@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
 from loopnet import MultiLayerNet, OutputFileError
 from loopnet.atomic import atomic_directory, remove_stale_temporaries, write_file_atomic
@@ -20,28 +21,8 @@ from loopnet.cli import main
 from loopnet.model_io import save_model
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("private_cache")
 ERRNOS = [errno.ENOSPC, errno.EROFS, errno.EACCES, errno.ENAMETOOLONG, errno.EDQUOT, errno.EIO]
-
-
-@pytest.fixture(autouse=True)
-def private_cache(monkeypatch, synthetic_cache):
-    monkeypatch.setenv("LOOPNET_CACHE", str(synthetic_cache))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    # a one-step training run may also warn that it is not learning: not this test's subject
-    lines = [line for line in err.strip().splitlines() if not line.startswith("loopnet: warning:")]
-    assert len(lines) == 1 and lines[0].startswith("loopnet: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def _mount_tmpfs(where: Path, options: str) -> Path:

@@ -43,8 +43,8 @@ def get_backend(name: str = "auto", *, parallel: bool = False):
                                   "(numba does not run on PyPy)")
             if numba_available():
                 raise ConfigError("parallel mode needs the numba backend: --backend numba")
-            raise BackendError("parallel mode needs the numba backend, and numba is not "
-                               "installed: pip install loopnet[jit]")
+            raise ConfigError("parallel mode needs the numba backend, and numba is not "
+                              "installed: pip install loopnet[jit]")
         return PythonBackend()
     if ON_PYPY:
         raise BackendError(NUMBA_ON_PYPY)
