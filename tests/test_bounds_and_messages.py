@@ -197,3 +197,17 @@ def test_bench_quick_never_replaces_the_committed_results(tmp_path):
     quick.rmdir()
     assert bench.results_dir(None, quick=False).resolve() == committed
     assert bench.results_dir(str(tmp_path / "x"), quick=True) == tmp_path / "x"
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--model", "m.json"],
+    ["explore", "-o", "page.html"],
+    ["predict", "--model", "m.json", "--index", "1"],
+    ["show", "digits", "-o", "digits.png"],
+])
+@pytest.mark.parametrize("bad_seed", ["-1", str(2 ** 64), "1.5"])
+def test_every_seed_flag_takes_only_a_64_bit_seed(capsys, tmp_path, monkeypatch, argv, bad_seed):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv, "--seed", bad_seed)
+    assert_one_line_error(code, err, "--seed")
+    assert not any(tmp_path.iterdir())  # refused before anything was written

@@ -3,6 +3,7 @@
 import argparse
 
 from loopnet.cli.common import add_data_arguments, positive_int
+from loopnet.cli.common import seed as seed_arg
 
 HELP = "accuracy and confusion matrix of a saved model on the test set"
 
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "file without X_test is all 'train')")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=seed_arg,
                         help="seed of the synthetic data (default: the seed the model was "
                              "trained with, from its file; else 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto")

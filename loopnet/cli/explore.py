@@ -17,6 +17,7 @@ from loopnet.cli.common import (
     non_negative_float,
     positive_float,
     positive_int,
+    seed,
 )
 from loopnet.cli.common import weight_init as weight_init_arg
 from loopnet.cli.output_paths import check_distinct, check_output
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "he; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
-    net.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    net.add_argument("--seed", type=seed, default=DEFAULT_SEED,
                      help=f"seed of the initial weights and generated inputs (default {DEFAULT_SEED})")
     net.add_argument("--model", metavar="FILE", help="explore a saved model instead")
     net.add_argument("--lr", type=positive_float, default=0.1, metavar="η",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from loopnet.cli.common import seed
 from loopnet.digit_image import SIDE
 from loopnet.errors import ConfigError, ShapeError
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --data: the example's index (0-based)")
     parser.add_argument("--split", choices=["test", "train"], default="test",
                         help="with --data: which split (default test)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the synthetic data (default 0)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (pixels, scores, outputs, predicted) instead")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from loopnet.cli.common import positive_int
+from loopnet.cli.common import positive_int, seed
 from loopnet.cli.output_paths import check_distinct, check_output
 from loopnet.errors import ConfigError, ShapeError
 from loopnet.pictures import PICTURES
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N examples")
     parser.add_argument("--count", type=positive_int, metavar="N",
                         help="images to draw (default 32 misclassified, 40 digits)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the synthetic data (default 0)")
     parser.add_argument("--backend", choices=["auto", "python", "numba"], default="auto",
                         help="backend that runs the model over the data (default auto)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.png",
