@@ -11,17 +11,9 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from loopnet.cli.common import (
-    add_output_arguments,
-    int_list,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    seed,
-)
-from loopnet.cli.common import weight_init as weight_init_arg
+from loopnet.cli.common import positive_int
 from loopnet.cli.output_paths import check_distinct, check_output
-from loopnet.cli.trace import DEFAULT_SEED
+from loopnet.cli.trace import DEFAULT_SEED, add_network_arguments
 from loopnet.errors import ConfigError
 
 HELP = "write an interactive HTML page of the network: every neuron's equations, steps, edits"
@@ -30,23 +22,11 @@ DEFAULT_BATCH = 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The network and example options of `loopnet trace`, plus -o and --open."""
-    net = parser.add_argument_group("network (as loopnet trace)")
-    net.add_argument("--sizes", type=int_list, default=None, metavar="N,N,...",
-                     help="layer widths (default 3,4,3; with --data 784,50,10)")
-    net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
-                     help="hidden-layer activation (default relu)")
-    add_output_arguments(net)
-    net.add_argument("--init", "--weight-init", dest="weight_init", type=weight_init_arg,
-                     default="he", metavar="STD|SCHEME",
-                     help="initial weights: a std such as 0.01, or he, xavier, uniform (default "
-                          "he; --weight-init is an alias)")
-    net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
-                     help="L2 weight decay λ (default 0)")
-    net.add_argument("--seed", type=seed, default=DEFAULT_SEED,
-                     help=f"seed of the initial weights and generated inputs (default {DEFAULT_SEED})")
-    net.add_argument("--model", metavar="FILE", help="explore a saved model instead")
-    net.add_argument("--lr", type=positive_float, default=0.1, metavar="η",
-                     help="learning rate of the page's updates (default 0.1; changeable there)")
+    add_network_arguments(
+        parser, title="network (as loopnet trace)",
+        seed_help=f"seed of the initial weights and generated inputs (default {DEFAULT_SEED})",
+        model_help="explore a saved model instead",
+        lr_help="learning rate of the page's updates (default 0.1; changeable there)")
     data = parser.add_argument_group("examples (as loopnet trace)")
     data.add_argument("--data", metavar="SPEC",
                       help="synthetic, mnist or an MNIST directory (default: generated inputs)")

@@ -28,9 +28,11 @@ INPUT_SEED_OFFSET = 1  # generated inputs come from Rng(seed + 1): init keeps Rn
 TRACE_BYTES_PER_TERM = 16
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Network, example selection, focus and output options."""
-    net = parser.add_argument_group("network")
+def add_network_arguments(parser: argparse.ArgumentParser, *, title: str, seed_help: str,
+                          model_help: str, lr_help: str) -> None:
+    """The network options `trace` and `explore` share: sizes, activation, output, init, λ,
+    seed, a saved model and η."""
+    net = parser.add_argument_group(title)
     net.add_argument("--sizes", type=int_list, default=None, metavar="N,N,...",
                      help="layer widths (default 3,4,3; with --data 784,50,10)")
     net.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu",
@@ -42,13 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "(default he, so the numbers are readable; --weight-init is an alias)")
     net.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="λ",
                      help="L2 weight decay λ (default 0)")
-    net.add_argument("--seed", type=seed_arg, default=DEFAULT_SEED,
-                     help=f"seed of the initial weights (default {DEFAULT_SEED}: in the default "
-                          "3-4-3 trace three of the four hidden neurons fire)")
-    net.add_argument("--model", metavar="FILE",
-                     help="trace a saved model instead (its sizes, activation, output, λ)")
-    net.add_argument("--lr", type=positive_float, default=0.1, metavar="η",
-                     help="learning rate of the traced SGD update (default 0.1)")
+    net.add_argument("--seed", type=seed_arg, default=DEFAULT_SEED, help=seed_help)
+    net.add_argument("--model", metavar="FILE", help=model_help)
+    net.add_argument("--lr", type=positive_float, default=0.1, metavar="η", help=lr_help)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Network, example selection, focus and output options."""
+    add_network_arguments(
+        parser, title="network",
+        seed_help=f"seed of the initial weights (default {DEFAULT_SEED}: in the default 3-4-3 "
+                  "trace three of the four hidden neurons fire)",
+        model_help="trace a saved model instead (its sizes, activation, output, λ)",
+        lr_help="learning rate of the traced SGD update (default 0.1)")
     data = parser.add_argument_group("examples")
     data.add_argument("--data", metavar="SPEC",
                       help="synthetic, mnist or an MNIST directory (default: inputs drawn from "
