@@ -18,10 +18,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import platform
 import re
 import secrets
 import shutil
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -32,7 +34,21 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 TEMP_PREFIX = ".loopnet-"
 _TEMP_NAME = re.compile(r"\.loopnet-(\d+)-[0-9a-f]{12}(?:\.tmp|\.d)$")
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+
+
+def _o_tmpfile() -> int:
+    """os.O_TMPFILE; where the runtime does not define it (PyPy 3.9), Linux's value from
+    <fcntl.h>: __O_TMPFILE (0o20000000 on every architecture but alpha, parisc and sparc) |
+    O_DIRECTORY.  A kernel without it refuses the open and the named temporary is used."""
+    if hasattr(os, "O_TMPFILE"):
+        return os.O_TMPFILE
+    if sys.platform.startswith("linux") and not platform.machine().startswith(
+            ("alpha", "parisc", "sparc")):
+        return 0o20000000 | os.O_DIRECTORY
+    return 0
+
+
+_O_TMPFILE = _o_tmpfile()
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000  # Linux <fcntl.h>
 _ST_RDONLY = getattr(os, "ST_RDONLY", 1)  # PyPy 3.9's os lacks it; 1 on Linux and the BSDs

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
+
 from loopnet.cli import main
 
 
@@ -26,3 +30,8 @@ def assert_one_line_error(code: int, err: str, *fragments: str,
     assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+HAVE_NUMPY = importlib.util.find_spec("numpy") is not None
+needs_numpy = pytest.mark.skipif(not HAVE_NUMPY,
+                                 reason="needs NumPy (not installed here, e.g. under PyPy)")
