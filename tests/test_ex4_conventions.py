@@ -109,7 +109,7 @@ def _blobs(n=120, seed=0):
 
 def test_full_batch_loss_and_gradient_are_the_networks():
     pytest.importorskip("scipy.optimize")
-    from loopnet.fullbatch import full_batch
+    from loopnet.reference.fullbatch import full_batch
 
     data = _blobs()
     net = MultiLayerNet([4, 5, 3], activation="sigmoid", weight_decay=0.01, seed=1)
@@ -124,7 +124,7 @@ def test_full_batch_loss_and_gradient_are_the_networks():
 @pytest.mark.parametrize("method", ["cg", "lbfgs"])
 def test_full_batch_optimizers_lower_the_loss_identically_on_both_backends(method):
     pytest.importorskip("scipy.optimize")
-    from loopnet.fullbatch import minimize
+    from loopnet.reference.fullbatch import minimize
 
     backends = ["python"]
     from loopnet.backends import numba_available
@@ -144,7 +144,7 @@ def test_full_batch_optimizers_lower_the_loss_identically_on_both_backends(metho
 
 
 def test_full_batch_rejects_bad_settings():
-    from loopnet.fullbatch import minimize
+    from loopnet.reference.fullbatch import minimize
 
     net = MultiLayerNet([4, 3, 3])
     with pytest.raises(ConfigError):

@@ -12,8 +12,8 @@ def run_full_batch(args: argparse.Namespace, net: MultiLayerNet, train, test) ->
     """`--iters` optimizer iterations over the whole training set (--epochs does not apply),
     a line per iteration, then accuracy; --save and --metrics as for SGD."""
     from loopnet.data.labels import describe, parse_label_map
-    from loopnet.fullbatch import minimize
     from loopnet.model_io import save_model, write_atomic
+    from loopnet.reference.fullbatch import minimize
     from loopnet.training import accuracy_on
 
     if args.epochs:
