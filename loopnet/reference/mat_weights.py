@@ -86,8 +86,8 @@ def mat_bytes(params: dict, config: dict) -> bytes:
 
 def read_mat_weights(path: Path) -> tuple[dict, dict]:
     """(params, config) of a .mat weights file; the config is ex4's when none is stored."""
-    from loopnet.data.features import read_mat
     from loopnet.errors import DataError
+    from loopnet.reference.feature_arrays import read_mat
 
     try:
         variables = read_mat(path)
