@@ -297,7 +297,7 @@ def test_output_losses_compiled_are_bitwise_the_python_ones(a, data, g):
     infinite loss of g = 0 included)."""
     np = pytest.importorskip("numpy")
     pytest.importorskip("numba")
-    from loopnet.backends.numba_backend import compiled_kernels
+    from loopnet.backends.numba_compile import compiled_kernels
 
     compiled = compiled_kernels()
     n = len(a)

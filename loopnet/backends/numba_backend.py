@@ -8,72 +8,19 @@ Python backend ("exact mode").
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import inspect
-import sys
-from pathlib import Path
-
 from loopnet.cache import configure_numba_cache
 
-configure_numba_cache()  # before the first njit(cache=True): never cache inside the package
+configure_numba_cache()  # before numba is imported: never cache inside the package
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.typed import List  # noqa: E402
 
-from loopnet import kernels as python_kernels  # noqa: E402
+from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
+from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
+from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
 from loopnet.errors import DataError, ShapeError  # noqa: E402
 from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2  # noqa: E402
-
-
-def _source_tag() -> str:
-    """12 hex digits of the SHA-256 of every source whose code the compiled kernels contain.
-
-    Numba checks a cache entry against its own function's file only, not against the files of
-    the functions it calls and compiled in.  A cached caller from numba_parallel.py would keep
-    the kernels.py it was compiled with after kernels.py changed (seen: a segfault once a
-    kernel's signature changed).  Every compiled name carries this tag, so a changed source
-    gets new cache entries instead.
-    """
-    digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for path in (Path(python_kernels.__file__), here / "numba_specialized.py",
-                 here / "numba_parallel.py"):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-SOURCE_TAG = _source_tag()
-COMPILED_MODULE = f"loopnet._compiled_kernels_{SOURCE_TAG}"
-
-
-def compiled_copy(module_name: str, replacements: dict | None = None, options: dict | None = None):
-    """Load loopnet/kernels.py afresh as `module_name` and njit every function defined in it.
-
-    `replacements` maps function names to other (already compiled) functions used instead;
-    `options` are more `numba.njit` options.
-    `module_name` should end in SOURCE_TAG, since it names the cache entries.
-    """
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, python_kernels.__file__)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, fn in list(vars(module).items()):
-        if inspect.isfunction(fn) and fn.__module__ == module_name:
-            # Numba names cache files after the qualname: keep each copy's entries apart
-            fn.__qualname__ = f"{module_name.rsplit('.', 1)[-1]}.{name}"
-            setattr(module, name, numba.njit(cache=True, **(options or {}))(fn))
-    for name, fn in (replacements or {}).items():
-        setattr(module, name, fn)
-    sys.modules[module_name] = module
-    return module
-
-
-def compiled_kernels():
-    """The exact-mode kernels: loopnet/kernels.py compiled unchanged."""
-    return compiled_copy(COMPILED_MODULE)
 
 
 @numba.njit(cache=True)
@@ -91,8 +38,6 @@ class NumbaBackend:
     def __init__(self, parallel: bool = False) -> None:
         self.parallel = parallel
         if parallel:
-            from loopnet.backends.numba_parallel import ParallelDispatch
-
             self.kernels = ParallelDispatch()
         else:
             self.kernels = compiled_kernels()
@@ -101,11 +46,7 @@ class NumbaBackend:
         """The kernels for training and evaluating one network: in exact mode compiled for its
         shape (see numba_specialized), in parallel mode the parallel kernels."""
         if self.parallel:
-            from loopnet.backends.numba_parallel import parallel_kernels
-
             return parallel_kernels(sizes, activation, output)
-        from loopnet.backends.numba_specialized import specialized_kernels
-
         return specialized_kernels(sizes, activation, output)
 
     def zeros(self, n: int) -> np.ndarray:

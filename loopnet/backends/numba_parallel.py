@@ -49,13 +49,14 @@ import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 from numba.typed import List  # noqa: E402
 
-from loopnet.backends.numba_backend import SOURCE_TAG, compiled_kernels  # noqa: E402
-from loopnet.backends.numba_specialized import (  # noqa: E402
+from loopnet.backends.numba_compile import (  # noqa: E402
+    SOURCE_TAG,
     check_shape,
+    compiled_kernels,
     inlined_kernels,
     one_per_shape,
-    specialized_kernels,
 )
+from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
 
 PARTS = numba.config.NUMBA_NUM_THREADS
 # W1's rows are shared out by the non-zero inputs of a dataset's first examples (input_bounds)

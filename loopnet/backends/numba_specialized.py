@@ -14,26 +14,10 @@ keep using the general compiled kernels: they compile once for every shape.
 """
 
 import numba
+import numpy as np
 
-from loopnet.backends.numba_backend import SOURCE_TAG, compiled_copy
-
-INLINED_MODULE = f"loopnet._inlined_kernels_{SOURCE_TAG}"
-
-
-def inlined_kernels():
-    """loopnet/kernels.py compiled once more, every function marked to be inlined."""
-    return compiled_copy(INLINED_MODULE, options={"inline": "always"})
-
-
-@numba.njit(cache=True)
-def check_shape(sizes, activation, output, compiled_sizes, compiled_activation, compiled_output):
-    """Raise ValueError unless the call's network shape is the one compiled in."""
-    same = (len(sizes) == len(compiled_sizes) and activation == compiled_activation
-            and output == compiled_output)
-    for k in range(len(sizes)):
-        same = same and sizes[k] == compiled_sizes[k]
-    if not same:
-        raise ValueError("these kernels were compiled for another network shape")
+from loopnet.backends import numba_input_major as input_major
+from loopnet.backends.numba_compile import SOURCE_TAG, check_shape, inlined_kernels, one_per_shape
 
 
 class SpecializedKernels:
@@ -51,16 +35,46 @@ class SpecializedKernels:
                                     row_start, input_index, input_value, T, batch_labels, kind,
                                     state1, state2, lrs, momentum, beta1, beta2, losses):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
-            # kernels.train_steps_from_pixels' loop: Numba inlines no function of more than 30
-            # arguments, so its two calls are made here
+            # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
+            # layer run input by input over the minibatch (numba_input_major: the same sums in
+            # the same order).  Numba inlines no function of more than 30 arguments, so the
+            # step's calls are made here.
+            n_in, n_first, n_out = shape[0], shape[1], shape[-1]
+            input_start = np.empty(n_in + 1, dtype=np.int64)
+            cursor = np.empty(n_in + 1, dtype=np.int64)
+            input_example = np.empty(len(input_index), dtype=np.int32)
+            input_x = np.empty(len(input_index))
+            dZ1 = np.empty(batch * n_first)  # every example's first-layer z
             for s in range(steps):
                 kernels.gather_batch(pixel_start, pixel_index, pixel_value, labels,
-                                     indices[s * batch:(s + 1) * batch], batch, shape[-1],
+                                     indices[s * batch:(s + 1) * batch], batch, n_out,
                                      row_start, input_index, input_value, T, batch_labels)
-                losses[s] = kernels.train_step(
-                    row_start, input_index, input_value, T, batch, params, grads, shape,
-                    activation, output, log_guard, weight_decay, Z, H, dZ, dH, active, kind,
-                    state1, state2, lrs[s], momentum, beta1, beta2)
+                input_major.group_by_input(input_index, input_value, row_start, 1, 0, batch, 0,
+                                           n_in, input_start, cursor, input_example, input_x)
+                for p in range(2, len(grads)):
+                    g = grads[p]
+                    for i in range(len(g)):
+                        g[i] = 0.0
+                total = 0.0
+                for n in range(batch):
+                    kernels.forward_example(input_index, input_value, row_start[n],
+                                            row_start[n + 1], params, shape, activation, Z, H,
+                                            active)
+                    total += kernels.output_loss(output, log_guard, Z, H, T, n * n_out, shape)
+                    kernels.backward_to_first_layer(T, n * n_out, batch, params, grads, shape,
+                                                    activation, output, Z, H, dZ, dH, active)
+                    dz = dZ[0]
+                    for j in range(n_first):
+                        dZ1[n * n_first + j] = dz[j]
+                input_major.first_layer_backward(input_start, input_example, input_x, 0, n_in,
+                                                 dZ1, grads[0], grads[1], batch, n_first)
+                loss = total / batch
+                if weight_decay != 0.0:
+                    loss += kernels.weight_decay_term(params, len(shape) - 1, weight_decay)
+                    kernels.weight_decay_gradient(params, grads, len(shape) - 1, weight_decay)
+                kernels.optimizer_update(kind, params, grads, state1, state2, lrs[s], momentum,
+                                         beta1, beta2)
+                losses[s] = loss
 
         def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
                           activation_code, Z, H, active):
@@ -72,20 +86,6 @@ class SpecializedKernels:
             # the cache file is named after the qualname: one per shape and source version
             fn.__qualname__ = f"{fn.__name__}_{tag}"
             setattr(self, fn.__name__, numba.njit(cache=True)(fn))
-
-
-def one_per_shape(kind):
-    """A function (sizes, activation, output) -> the one `kind` of that network shape, made on
-    first use and kept for the rest of the process."""
-    made = {}
-
-    def of_shape(sizes, activation: int, output: int):
-        key = (tuple(int(n) for n in sizes), int(activation), int(output))
-        if key not in made:
-            made[key] = kind(*key)
-        return made[key]
-
-    return of_shape
 
 
 specialized_kernels = one_per_shape(SpecializedKernels)

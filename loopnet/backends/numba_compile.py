@@ -1,0 +1,99 @@
+"""What the Numba modules share: the compiled copies of loopnet/kernels.py and their cache names.
+
+The modules of the Numba path read top-down, each importing only the ones above it:
+numba_compile (this) → numba_input_major → numba_specialized → numba_parallel → numba_backend.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+from loopnet.cache import configure_numba_cache
+
+configure_numba_cache()  # before the first njit(cache=True): never cache inside the package
+
+import numba  # noqa: E402
+
+from loopnet import kernels as python_kernels  # noqa: E402
+
+
+def _source_tag() -> str:
+    """12 hex digits of the SHA-256 of every source whose code the compiled kernels contain.
+
+    Numba checks a cache entry against its own function's file only, not against the files of
+    the functions it calls and compiled in.  A cached caller from numba_parallel.py would keep
+    the kernels.py it was compiled with after kernels.py changed (seen: a segfault once a
+    kernel's signature changed).  Every compiled name carries this tag, so a changed source
+    gets new cache entries instead.
+    """
+    digest = hashlib.sha256(Path(python_kernels.__file__).read_bytes())
+    for path in sorted(Path(__file__).parent.glob("numba_*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+SOURCE_TAG = _source_tag()
+COMPILED_MODULE = f"loopnet._compiled_kernels_{SOURCE_TAG}"
+INLINED_MODULE = f"loopnet._inlined_kernels_{SOURCE_TAG}"
+
+
+def compiled_copy(module_name: str, replacements: dict | None = None, options: dict | None = None):
+    """Load loopnet/kernels.py afresh as `module_name` and njit every function defined in it.
+
+    `replacements` maps function names to other (already compiled) functions used instead;
+    `options` are more `numba.njit` options.
+    `module_name` should end in SOURCE_TAG, since it names the cache entries.
+    """
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, python_kernels.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, fn in list(vars(module).items()):
+        if inspect.isfunction(fn) and fn.__module__ == module_name:
+            # Numba names cache files after the qualname: keep each copy's entries apart
+            fn.__qualname__ = f"{module_name.rsplit('.', 1)[-1]}.{name}"
+            setattr(module, name, numba.njit(cache=True, **(options or {}))(fn))
+    for name, fn in (replacements or {}).items():
+        setattr(module, name, fn)
+    sys.modules[module_name] = module
+    return module
+
+
+def compiled_kernels():
+    """The exact-mode kernels: loopnet/kernels.py compiled unchanged."""
+    return compiled_copy(COMPILED_MODULE)
+
+
+def inlined_kernels():
+    """loopnet/kernels.py compiled once more, every function marked to be inlined into the
+    per-shape entry points (numba_specialized, numba_parallel)."""
+    return compiled_copy(INLINED_MODULE, options={"inline": "always"})
+
+
+@numba.njit(cache=True)
+def check_shape(sizes, activation, output, compiled_sizes, compiled_activation, compiled_output):
+    """Raise ValueError unless the call's network shape is the one compiled in."""
+    same = (len(sizes) == len(compiled_sizes) and activation == compiled_activation
+            and output == compiled_output)
+    for k in range(len(sizes)):
+        same = same and sizes[k] == compiled_sizes[k]
+    if not same:
+        raise ValueError("these kernels were compiled for another network shape")
+
+
+def one_per_shape(kind):
+    """A function (sizes, activation, output) -> the one `kind` of that network shape, made on
+    first use and kept for the rest of the process."""
+    made = {}
+
+    def of_shape(sizes, activation: int, output: int):
+        key = (tuple(int(n) for n in sizes), int(activation), int(output))
+        if key not in made:
+            made[key] = kind(*key)
+        return made[key]
+
+    return of_shape
