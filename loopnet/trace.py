@@ -11,19 +11,22 @@ Display indices are 1-based like the Mind article's figures: X_1..X_n, H_1.., A_
 ``W_{i,j}^(l)`` is ``W<l>[i-1][j-1]`` and class c is ``T_{c+1}``.  Hidden-layer symbols carry
 their layer ``^(l)`` only when there is more than one hidden layer.
 
-`render` prints a `Trace` as plain text, Markdown (``$$`` equations for notebooks) or LaTeX.
+`render` prints a `Trace` as plain text, Markdown (``$$`` equations for notebooks) or LaTeX;
+`trace_text` gives the same text piece by piece while it traces, example by example, so a
+minibatch of any size needs the memory of one example.
 """
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
 from loopnet import kernels
 from loopnet.backends.python_backend import PythonBackend
-from loopnet.errors import ConfigError, ShapeError
+from loopnet.errors import ConfigError, DataError, ShapeError
 from loopnet.network import MultiLayerNet, sparse_input_rows
 
 FORMATS = ("text", "markdown", "latex")
@@ -58,6 +61,7 @@ class Words:
 
 Token = Union[Sym, Num, Words, str]  # str: an operator or function name from the tables below
 Expr = list[Token]
+Example = tuple[list[float], list[float], str]  # one example's inputs X, teacher row T and name
 
 
 @dataclass
@@ -137,8 +141,8 @@ def _negated_sum(terms: list[Expr]) -> Expr:
 class _Tracer:
     """Builds the sections of one trace; see `trace_batch`."""
 
-    def __init__(self, net: MultiLayerNet, X: list[float], T: list[float], count: int,
-                 names: list[str], lr: float, layer: int | None, neuron: int | None) -> None:
+    def __init__(self, net: MultiLayerNet, count: int, lr: float, layer: int | None,
+                 neuron: int | None) -> None:
         self.sizes = list(net.sizes)
         self.L = len(self.sizes) - 1
         self.act = net._activation
@@ -146,12 +150,14 @@ class _Tracer:
         self.guard = net.log_guard
         self.lam = net.weight_decay
         self.params = [net.backend.to_list(net.params[name]) for name in net.names]
-        self.X, self.T, self.N = X, T, count
-        self.names = names
+        self.N = count
         self.lr = lr
         self.layer, self.neuron = layer, neuron
         self.tagged = self.L > 2  # hidden symbols get ^(l) only with several hidden layers
-        self.sections: list[Section] = []
+        # the kernels' results, set once `sections` has yielded its last section
+        self.loss = math.nan
+        self.gradients: list[list[float]] = []
+        self.updated: list[list[float]] = []
 
     # ------------------------------------------------------------------ symbols
     def value_sym(self, l: int, j: str) -> Sym:
@@ -206,7 +212,7 @@ class _Tracer:
         return expr
 
     # ------------------------------------------------------------------ forward
-    def forward(self, section: Section, x: list[float], t0: int, Z, H, E: float) -> None:
+    def forward(self, section: Section, x: list[float], t: list[float], Z, H, E: float) -> None:
         L = self.L
         inputs = x
         for l in range(1, L + 1):
@@ -218,7 +224,7 @@ class _Tracer:
                     if self.shown(l, j):
                         section.items.append(self.neuron_equation(l, j, inputs, Z[l - 1], H[l - 1]))
             inputs = H[l - 1]
-        self.output_layer(section, t0, Z[L - 1], H[L - 1], E)
+        self.output_layer(section, t, Z[L - 1], H[L - 1], E)
 
     def neuron_equation(self, l: int, j: int, inputs: list[float], Z: list[float],
                H: list[float]) -> Equation:
@@ -243,10 +249,9 @@ class _Tracer:
         note.append("]")
         return note
 
-    def output_layer(self, section: Section, t0: int, A: list[float], Y: list[float],
+    def output_layer(self, section: Section, t: list[float], A: list[float], Y: list[float],
                      E: float) -> None:
         n = self.sizes[-1]
-        t = self.T[t0:t0 + n]
         if self.out == kernels.SOFTMAX:
             # M = max_m A_m, S = Σ_m exp(A_m - M): the kernel's locals, recomputed in its order
             M = A[0]
@@ -333,23 +338,23 @@ class _Tracer:
         return out
 
     # ------------------------------------------------------------------ backward
-    def backward(self, section: Section, x: list[float], t0: int, Z, H, dZ, dH,
+    def backward(self, section: Section, x: list[float], t: list[float], Z, H, dZ, dH,
                  before: list[list[float]], after: list[list[float]]) -> None:
         L, sizes, N = self.L, self.sizes, self.N
         n = sizes[-1]
         Y = H[L - 1]
         for k in range(n):
             Y_k, T_k = Sym("Y", str(k + 1)), Sym("T", str(k + 1))
-            y, t = Num(Y[k]), Num(self.T[t0 + k])
+            y, target = Num(Y[k]), Num(t[k])
             if self.out == kernels.SIGMOID_SQUARED_ERROR:
                 # a_k = (Y_k - T_k) · Y_k · (1 - Y_k) / N
                 forms = [["(", Y_k, "-", T_k, ")", "·", Y_k, "·", "(", Num(1.0), "-", Y_k, ")",
                           "/", Sym("N")],
-                         ["(", y, "-", t, ")", "·", y, "·", "(", Num(1.0), "-", y, ")", "/",
+                         ["(", y, "-", target, ")", "·", y, "·", "(", Num(1.0), "-", y, ")", "/",
                           Num(float(N))]]
             else:
                 forms = [["(", Y_k, "-", T_k, ")", "/", Sym("N")],
-                         ["(", y, "-", t, ")", "/", Num(float(N))]]
+                         ["(", y, "-", target, ")", "/", Num(float(N))]]
             section.items.append(Equation(Sym("a", str(k + 1)), forms, dZ[L - 1][k]))
         for l in range(L, 0, -1):
             inputs = x if l == 1 else H[l - 2]
@@ -500,71 +505,69 @@ class _Tracer:
                         new[2 * l - 1][j], update=True))
 
     # ------------------------------------------------------------------ driver
-    def run(self) -> tuple[list[Section], float, list[list[float]], list[list[float]]]:
+    def sections(self, examples: Iterable[Example]) -> Iterator[Section]:
+        """Each example's forward and backward sections, as soon as it is traced; then the
+        weight decay, the minibatch loss and the update.  Sets `loss`, `gradients` and `updated`
+        once the last section has been yielded.
+
+        These are the calls of the kernels' `batch_gradient` (what net.gradient() runs) in its
+        order: forward_example, output_loss and backward_example example by example, the loss
+        summed as it goes, then λ once; so the results are its bits, while only one example's
+        rows and buffers exist at a time.
+        """
         sizes, N = self.sizes, self.N
-        n_in, n_out = sizes[0], sizes[-1]
+        n_in = sizes[0]
         widths = sizes[1:]
         Z, H, dZ, dH = ([[0.0] * w for w in widths] for _ in range(4))
         active = [0] * max(widths)
         grads = [[0.0] * len(p) for p in self.params]
-        losses = []
-        rows = sparse_input_rows(PythonBackend(), self.X, N, n_in)
-        row_start, input_index, input_value = rows
-        for n in range(N):
-            x0, t0 = n * n_in, n * n_out
-            first, end = row_start[n], row_start[n + 1]
-            kernels.forward_example(input_index, input_value, first, end, self.params, sizes,
+        losses = array("d")  # E_n, for the minibatch loss line: 8 bytes an example
+        total = 0.0
+        backend = PythonBackend()
+        for n, (x, t, name) in enumerate(examples):
+            if n == N:
+                raise ShapeError(f"more than the {N} examples announced")
+            row_start, input_index, input_value = sparse_input_rows(backend, x, 1, n_in)
+            end = row_start[1]
+            kernels.forward_example(input_index, input_value, 0, end, self.params, sizes,
                                     self.act, Z, H, active)
-            E = kernels.output_loss(self.out, self.guard, Z, H, self.T, t0, sizes)
+            E = kernels.output_loss(self.out, self.guard, Z, H, t, 0, sizes)
+            total += E
             losses.append(E)
             before = _copy(grads)
-            kernels.backward_example(input_index, input_value, first, end, self.T, t0, N,
-                                     self.params, grads, sizes, self.act, self.out, Z, H, dZ,
-                                     dH, active)
-            title = f"example {n + 1} of {N}: {self.names[n]}"
-            x = self.X[x0:x0 + n_in]
+            kernels.backward_example(input_index, input_value, 0, end, t, 0, N, self.params,
+                                     grads, sizes, self.act, self.out, Z, H, dZ, dH, active)
+            title = f"example {n + 1} of {N}: {name}"
             forward = Section(f"Forward, {title}")
-            forward.items.append(self.vector_note(Sym("T"), self.T[t0:t0 + n_out]))
-            self.forward(forward, x, t0, Z, H, E)
+            forward.items.append(self.vector_note(Sym("T"), t))
+            self.forward(forward, x, t, Z, H, E)
+            yield forward
             backward = Section(f"Backward, {title}")
-            self.backward(backward, x, t0, Z, H, dZ, dH, before, grads)
-            self.sections += [forward, backward]
-        # The official result: one batch_gradient call, exactly what net.gradient() runs.
-        final = [[0.0] * len(p) for p in self.params]
-        work = [[[0.0] * w for w in widths] for _ in range(4)]
-        loss = kernels.batch_gradient(*rows, self.T, N, self.params, final, sizes, self.act,
-                                      self.out, self.guard, self.lam, *work, active)
+            self.backward(backward, x, t, Z, H, dZ, dH, before, grads)
+            yield backward
+        if len(losses) != N:
+            raise ShapeError(f"{len(losses)} examples, but {N} were announced")
+        loss = total / N
+        final = _copy(grads)
         if self.lam != 0.0:
+            loss += kernels.weight_decay_term(self.params, self.L, self.lam)
+            kernels.weight_decay_gradient(self.params, final, self.L, self.lam)
             decay = Section("Weight decay, added once after the minibatch")
             self.decay(decay, grads, final)
-            self.sections.append(decay)
-        total = Section("Minibatch loss")
-        self.batch_loss(total, losses, loss)
-        self.sections.append(total)
+            yield decay
+        minibatch = Section("Minibatch loss")
+        self.batch_loss(minibatch, losses, loss)
+        yield minibatch
         new = _copy(self.params)
         for p in range(len(new)):
             kernels.sgd_update(new[p], final[p], self.lr)
         update = Section("Update (SGD)")
         self.update(update, final, new)
-        self.sections.append(update)
-        return self.sections, loss, final, new
+        self.loss, self.gradients, self.updated = loss, final, new
+        yield update
 
 
-def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None = None,
-                neuron: int | None = None, names: Sequence[str] | None = None,
-                header: Sequence[str] = ()) -> Trace:
-    """Trace one minibatch through `net` (rows `x`, labels or one-hot rows `t`), then one SGD step.
-
-    `layer` (1..L) and `neuron` (1..width) restrict the per-neuron equations to one layer or
-    one neuron; the output layer's softmax, loss and a_k are always shown.  `names` label the
-    examples (default "row 1", ...), `header` adds sentences on top.  The network is not
-    modified; the update is applied to copies (`Trace.updated`).
-    """
-    X, count = net.backend.rows(x, net.sizes[0], "input")
-    if count == 0:
-        raise ShapeError("input has no rows")
-    T, _ = net._teachers(t, count)
-    X, T = net.backend.to_list(X), net.backend.to_list(T)
+def _check_focus(net: MultiLayerNet, lr: float, layer: int | None, neuron: int | None) -> None:
     L = net.n_layers
     if layer is not None and not 1 <= layer <= L:
         raise ConfigError(f"layer must be 1..{L} for sizes {net.sizes}, got {layer}")
@@ -575,13 +578,11 @@ def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None 
             raise ConfigError(f"layer {layer} has neurons 1..{net.sizes[layer]}, got {neuron}")
     if not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"learning rate must be a positive number, got {lr}")
-    names = list(names) if names is not None else [f"row {n + 1}" for n in range(count)]
-    if len(names) != count:
-        raise ConfigError(f"{len(names)} example names for {count} rows")
-    tracer = _Tracer(net, X, T, count, names, lr, layer, neuron)
-    sections, loss, grads, new = tracer.run()
+
+
+def _header(net: MultiLayerNet, count: int, lr: float, header: Sequence[str]) -> list[Expr]:
     lines: list[Expr] = [[Words(h)] for h in header]
-    hidden = (f"{ACTIVATION_NAMES[net._activation]} hidden layers" if L > 1 else
+    hidden = (f"{ACTIVATION_NAMES[net._activation]} hidden layers" if net.n_layers > 1 else
               "no hidden layer")
     lines.append([Words(
         f"sizes {'-'.join(map(str, net.sizes))}, {hidden}, {net.output} output with "
@@ -591,7 +592,67 @@ def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None 
         "Indices are 1-based as in the figures:"), Sym("W", "i,j", 1),
         Words("is W1[i-1][j-1] and class c is"), Sym("T", "c+1"),
         Words(". Every result is the value the kernels compute.")])
-    return Trace(lines, sections, loss, grads, new)
+    return lines
+
+
+def trace_batch(net: MultiLayerNet, x, t, *, lr: float = 0.1, layer: int | None = None,
+                neuron: int | None = None, names: Sequence[str] | None = None,
+                header: Sequence[str] = ()) -> Trace:
+    """Trace one minibatch through `net` (rows `x`, labels or one-hot rows `t`), then one SGD step.
+
+    `layer` (1..L) and `neuron` (1..width) restrict the per-neuron equations to one layer or
+    one neuron; the output layer's softmax, loss and a_k are always shown.  `names` label the
+    examples (default "row 1", ...), `header` adds sentences on top.  The network is not
+    modified; the update is applied to copies (`Trace.updated`).  The whole trace is kept:
+    `trace_text` writes a long one out example by example instead.
+    """
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    X, count = net.backend.rows(x, n_in, "input")
+    if count == 0:
+        raise ShapeError("input has no rows")
+    T, _ = net._teachers(t, count)
+    X, T = net.backend.to_list(X), net.backend.to_list(T)
+    _check_focus(net, lr, layer, neuron)
+    names = list(names) if names is not None else [f"row {n + 1}" for n in range(count)]
+    if len(names) != count:
+        raise ConfigError(f"{len(names)} example names for {count} rows")
+    examples = [(X[n * n_in:(n + 1) * n_in], T[n * n_out:(n + 1) * n_out], names[n])
+                for n in range(count)]
+    tracer = _Tracer(net, count, lr, layer, neuron)
+    sections = list(tracer.sections(examples))
+    return Trace(_header(net, count, lr, header), sections, tracer.loss, tracer.gradients,
+                 tracer.updated)
+
+
+def trace_text(net: MultiLayerNet, examples: Iterable[tuple[Sequence[float], int, str]],
+               count: int, *, lr: float = 0.1, layer: int | None = None,
+               neuron: int | None = None, header: Sequence[str] = (), fmt: str = "text",
+               precision: int = DEFAULT_PRECISION) -> Iterator[str]:
+    """`render(trace_batch(...), fmt, precision)` in pieces, each example's as soon as it is
+    traced, so memory stays that of one example whatever the minibatch size `count`.
+
+    `examples` yields `count` triples (input row, label, name), read one at a time.  Options
+    are checked here, before the first piece; a bad row raises when it is reached.
+    """
+    _check_format(fmt, precision)
+    _check_focus(net, lr, layer, neuron)
+    if not (isinstance(count, int) and count >= 1):
+        raise ShapeError(f"a minibatch needs at least one example, got {count!r}")
+    tracer = _Tracer(net, count, lr, layer, neuron)
+    return _chunks(_header(net, count, lr, header),
+                   tracer.sections(_checked_examples(net, examples)), fmt, precision)
+
+
+def _checked_examples(net: MultiLayerNet, examples: Iterable[tuple[Sequence[float], int, str]]
+                      ) -> Iterator[Example]:
+    """Each (row, label, name) as the tracer's (X, T, name), checked like trace_batch's."""
+    for n, (row, label, name) in enumerate(examples):
+        try:
+            X, _ = net.backend.rows([row], net.sizes[0], "input")
+            T, _ = net._teachers([label], 1)
+        except (ShapeError, DataError) as exc:
+            raise type(exc)(f"example {n + 1} ({name}): {exc}") from None
+        yield net.backend.to_list(X), net.backend.to_list(T), name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -703,12 +764,40 @@ def _vector_note(expr: Expr) -> bool:
     return len(expr) > 1 and expr[1] == "="
 
 
-def render(trace: Trace, fmt: str = "text", precision: int = DEFAULT_PRECISION) -> str:
-    """The trace as `fmt` ("text", "markdown" or "latex") with `precision` significant digits."""
+def _check_format(fmt: str, precision: int) -> None:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if not (isinstance(precision, int) and 1 <= precision <= 17):
         raise ConfigError(f"precision must be 1..17 significant digits, got {precision!r}")
+
+
+def render(trace: Trace, fmt: str = "text", precision: int = DEFAULT_PRECISION) -> str:
+    """The trace as `fmt` ("text", "markdown" or "latex") with `precision` significant digits."""
+    _check_format(fmt, precision)
+    return "".join(_chunks(trace.header, trace.sections, fmt, precision))
+
+
+def _chunks(header: list[Expr], sections: Iterable[Section], fmt: str,
+            precision: int) -> Iterator[str]:
+    """The rendered text in pieces: the opening, then one piece per section as it arrives.
+
+    The pieces join to the groups' lines joined by newlines, with the trailing blank lines
+    dropped and one final newline; a run of newlines is held back until text follows it.
+    """
+    held = ""
+    for k, lines in enumerate(_line_groups(header, sections, fmt, precision)):
+        piece = held + ("\n" if k else "") + "\n".join(lines)
+        text = piece.rstrip("\n")
+        held = piece[len(text):]
+        if text:
+            yield text
+    yield "\n"
+
+
+def _line_groups(header: list[Expr], sections: Iterable[Section], fmt: str,
+                 precision: int) -> Iterator[list[str]]:
+    """The lines of the opening (document preamble, header sentences), of each section, and of
+    the closing (LaTeX only)."""
     latex = fmt != "text"
     stated = [Words(f"Numbers have {precision} significant digits (exact integers are "
                     "printed as integers).")]
@@ -719,17 +808,18 @@ def render(trace: Trace, fmt: str = "text", precision: int = DEFAULT_PRECISION) 
                   r"\begin{document}", r"\section*{loopnet trace}"]
     elif fmt == "markdown":
         lines += ["# loopnet trace", ""]
-    for h in [*trace.header, stated]:
+    for h in [*header, stated]:
         lines.append(_note(h, precision, fmt))
         if latex:
             lines.append("")
-    for section in trace.sections:
+    yield lines
+    for section in sections:
         if fmt == "text":
-            lines += ["", f"== {section.title} =="]
+            lines = ["", f"== {section.title} =="]
         elif fmt == "markdown":
-            lines += [f"## {section.title}", ""]
+            lines = [f"## {section.title}", ""]
         else:
-            lines += [rf"\subsection*{{{latex_text(section.title)}}}", ""]
+            lines = [rf"\subsection*{{{latex_text(section.title)}}}", ""]
         for item in section.items:
             if isinstance(item, Equation):
                 lines.append(_equation(item, fmt, precision))
@@ -741,9 +831,9 @@ def render(trace: Trace, fmt: str = "text", precision: int = DEFAULT_PRECISION) 
                 lines.append(_note(item, precision, fmt))
             if latex:
                 lines.append("")
+        yield lines
     if fmt == "latex":
-        lines.append(r"\end{document}")
-    return "\n".join(lines).rstrip("\n") + "\n"
+        yield [r"\end{document}"]
 
 
 def _equation(eq: Equation, fmt: str, precision: int) -> str:

@@ -39,14 +39,27 @@ TRAIN = ["train", "--backend", "python", "--quiet", "--iters", "1", "--limit", "
                   "784,100000000,10"], "--sizes", marks=needs_numpy),
     (["gradcheck", "--backend", "python", "--examples", HUGE], "--examples"),
     (["gradcheck", "--backend", "python", "--sizes", "100000,100000,10"], "--sizes"),
-    (["trace", "--example", HUGE], "--example"),
     (["trace", "--batch", HUGE], "--batch"),
-    (["trace", "--data", "synthetic", "--batch", "100000"], "--batch"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_impossible_requests_are_refused_up_front(capsys, argv, flag):
     code, out, err = run(capsys, *argv)
     assert_one_line_error(code, err, flag, "of memory")
     assert "epoch" not in out
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["trace", "--example", HUGE], ["--example must be 1..2500001", "generated inputs"]),
+    (["trace", "--sizes", "784,5,10", "--example", "12740"], ["--example must be 1..12739"]),
+    (["trace", "--data", "synthetic", "--batch", "100000"], ["--batch 100000", "split has"]),
+    (["trace", "--data", "synthetic", "--example", "60000", "--batch", "2"],
+     ["--example 60000", "examples 60000..60001"]),
+], ids=lambda v: " ".join(v))
+def test_trace_requests_beyond_its_examples_are_refused(capsys, argv, fragments):
+    """A streamed trace needs little memory at any --batch; what bounds it is the data set, or
+    for generated inputs the rows drawn to reach --example."""
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err, *fragments)
+    assert out == ""
 
 
 def test_api_refuses_a_network_larger_than_memory():

@@ -1,9 +1,14 @@
 """`loopnet trace`: print every neuron's forward and backward computation with real numbers."""
 
 import argparse
+import sys
+from collections.abc import Iterator
 
+from loopnet.atomic import atomic_output
 from loopnet.cli.common import (
     add_output_arguments,
+    check_writable,
+    data_input_files,
     int_list,
     non_negative_float,
     output_options,
@@ -13,19 +18,22 @@ from loopnet.cli.common import (
 from loopnet.cli.common import seed as seed_arg
 from loopnet.cli.common import weight_init as weight_init_arg
 from loopnet.errors import ConfigError
-from loopnet.memory import PY_FLOAT_BYTES, require_memory
+from loopnet.memory import require_memory
 from loopnet.network import MultiLayerNet
 from loopnet.rng import Rng
-from loopnet.trace import DEFAULT_PRECISION, FORMATS, render, trace_batch
+from loopnet.trace import DEFAULT_PRECISION, FORMATS, trace_text
 
 HELP = "print each neuron's equations with the numbers the kernels compute (forward, backward, update)"
 DEFAULT_SIZES = [3, 4, 3]  # the Mind article's figures: X1..X3, H1..H4, A1..A3
 DATA_SIZES_HIDDEN = [50]  # with --data and no --sizes: the book's 784-50-10
 DEFAULT_SEED = 3
 INPUT_SEED_OFFSET = 1  # generated inputs come from Rng(seed + 1): init keeps Rng(seed)
-# Memory of a trace per example and weight: 617 MB for 5000 examples of a 784-50-10 network
-# were measured (3.1 bytes); 16 leaves room for denser inputs and longer numbers.
-TRACE_BYTES_PER_TERM = 16
+# The trace is written example by example; only the minibatch loss line, L = (E_1 + ... + E_N)/N,
+# grows with N: 8 bytes of E_n, then its tokens and text while that line is rendered (measured
+# 210-240 bytes an example with tracemalloc at N = 100 000, in every format; rounded up).
+LOSS_LINE_BYTES_PER_EXAMPLE = 512
+# Generated inputs are one stream from the seed: reaching --example I draws every earlier row.
+MAX_SKIPPED_DRAWS = 10_000_000  # about 10 s
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, *, title: str, seed_help: str,
@@ -78,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     focus.add_argument("--precision", type=positive_int, default=DEFAULT_PRECISION, metavar="P",
                        help=f"significant digits of every number, 1..17 (default "
                             f"{DEFAULT_PRECISION}; 17 round-trips float64 exactly)")
+    focus.add_argument("-o", "--output-file", dest="output_file", default=None, metavar="FILE",
+                       help="write the trace to FILE instead of standard output (atomically: "
+                            "the complete trace or, if it fails, the old FILE)")
 
 
 def _network(args: argparse.Namespace) -> tuple[MultiLayerNet, str]:
@@ -96,25 +107,21 @@ def _network(args: argparse.Namespace) -> tuple[MultiLayerNet, str]:
     return net, f"initial weights {args.weight_init} from seed {args.seed}"
 
 
-def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[int], list[str],
-                                                                      str]:
-    """Rows, labels, names and a description of the traced examples."""
+def _example_stream(args: argparse.Namespace, net: MultiLayerNet
+                    ) -> tuple[Iterator[tuple[list[float], int, str]], int, str]:
+    """The traced examples as a lazy stream of (row, label, name), their count and a
+    description.  Only the requested rows are read (or drawn), one at a time."""
     first, count = args.example - 1, args.batch  # `first` 0-based from here on
     n_in, n_out = net.sizes[0], net.sizes[-1]
-    terms = sum(a * b for a, b in zip(net.sizes, net.sizes[1:]))
-    require_memory(count * terms * TRACE_BYTES_PER_TERM
-                   + (first + count if args.data is None else count) * n_in * PY_FLOAT_BYTES,
-                   f"--example {args.example} with --batch {count}")
     if args.data is None:
-        rng = Rng(args.seed + INPUT_SEED_OFFSET)
-        rows, labels = [], []
-        for _ in range(first + count):
-            rows.append([round(rng.uniform(), 2) for _ in range(n_in)])
-            labels.append(rng.randbelow(n_out))
-        rows, labels = rows[first:], labels[first:]
-        names = [f"generated #{first + n + 1}, label {c} (T_{c + 1} = 1)"
-                 for n, c in enumerate(labels)]
-        return rows, labels, names, f"inputs generated from seed {args.seed} + 1"
+        last_example = 1 + MAX_SKIPPED_DRAWS // (n_in + 1)
+        if args.example > last_example:
+            raise ConfigError(f"--example must be 1..{last_example} for generated inputs of "
+                              f"{n_in} values (reaching example I draws every earlier one), "
+                              f"got {args.example}")
+        _require_trace_memory(args, count)
+        return (_generated(args.seed, first, count, n_in, n_out), count,
+                f"inputs generated from seed {args.seed} + 1")
     from loopnet.data import load_data
 
     train, test = load_data(args.data)
@@ -123,26 +130,71 @@ def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[
         raise ConfigError(f"{args.data} examples have {data.n_features} values but the network "
                           f"takes {n_in} inputs (use --sizes {data.n_features},...)")
     if first + count > len(data):
-        raise ConfigError(f"examples {first + 1}..{first + count} requested, but the "
-                          f"{args.split} split has {len(data)}")
-    labels = list(data.labels[first:first + count])
-    if max(labels) >= n_out:
-        raise ConfigError(f"label {max(labels)} needs more than {n_out} outputs")
-    rows = [data.row(i) for i in range(first, first + count)]
-    names = [f"{args.split} #{first + n + 1}, label {c} (T_{c + 1} = 1)"
-             for n, c in enumerate(labels)]
-    return rows, labels, names, f"data {args.data}, {args.split} split"
+        raise ConfigError(f"--example {args.example} --batch {count} asks for examples "
+                          f"{first + 1}..{first + count}, but the {args.split} split has "
+                          f"{len(data)}")
+    top = max(data.labels[first:first + count])
+    if top >= n_out:
+        raise ConfigError(f"label {top} needs more than {n_out} outputs")
+    _require_trace_memory(args, count)
+    rows = ((data.row(i), data.labels[i], f"{args.split} #{i + 1}, label {data.labels[i]} "
+                                          f"(T_{data.labels[i] + 1} = 1)")
+            for i in range(first, first + count))
+    return rows, count, f"data {args.data}, {args.split} split"
+
+
+def _generated(seed: int, first: int, count: int, n_in: int, n_out: int
+               ) -> Iterator[tuple[list[float], int, str]]:
+    """Examples first+1 .. first+count of the stream drawn from Rng(seed + 1): each n_in
+    inputs uniform in [0, 1) rounded to 2 decimals, then a random class."""
+    rng = Rng(seed + INPUT_SEED_OFFSET)
+    for n in range(first + count):
+        row = [round(rng.uniform(), 2) for _ in range(n_in)]
+        label = rng.randbelow(n_out)
+        if n >= first:
+            yield row, label, f"generated #{n + 1}, label {label} (T_{label + 1} = 1)"
+
+
+def _require_trace_memory(args: argparse.Namespace, count: int) -> None:
+    """The one part of a streamed trace that grows with --batch: the minibatch loss line."""
+    require_memory(count * LOSS_LINE_BYTES_PER_EXAMPLE, f"--batch {count}")
+
+
+def _examples(args: argparse.Namespace, net: MultiLayerNet) -> tuple[list, list[int], list[str],
+                                                                      str]:
+    """Rows, labels, names and a description of the traced examples, as lists (for explore,
+    whose page holds them all)."""
+    stream, _, data_source = _example_stream(args, net)
+    rows, labels, names = [], [], []
+    for row, label, name in stream:
+        rows.append(row)
+        labels.append(label)
+        names.append(name)
+    return rows, labels, names, data_source
 
 
 def run(args: argparse.Namespace) -> int:
-    """Trace and print; the network is not changed or saved."""
+    """Trace and print (or write -o) piece by piece; the network is not changed or saved."""
     if args.neuron is not None and args.layer is None:
         raise ConfigError("--neuron needs --layer")
     if args.precision > 17:
         raise ConfigError(f"--precision must be 1..17, got {args.precision}")
+    inputs = [*([args.model] if args.model else []),
+              *(data_input_files(args.data) if args.data else [])]
+    if args.output_file is not None:
+        check_writable(args.output_file, "-o", inputs)
     net, source = _network(args)
-    rows, labels, names, data_source = _examples(args, net)
-    trace = trace_batch(net, rows, labels, lr=args.lr, layer=args.layer, neuron=args.neuron,
-                        names=names, header=[f"Network: {source}; {data_source}."])
-    print(render(trace, args.format, args.precision), end="")
+    examples, count, data_source = _example_stream(args, net)
+    pieces = trace_text(net, examples, count, lr=args.lr, layer=args.layer, neuron=args.neuron,
+                        header=[f"Network: {source}; {data_source}."], fmt=args.format,
+                        precision=args.precision)
+    if args.output_file is None:
+        for piece in pieces:
+            sys.stdout.write(piece)
+            sys.stdout.flush()  # a reader of a pipe sees each example as it is traced
+        return 0
+    with atomic_output(args.output_file, inputs=inputs) as handle:
+        for piece in pieces:
+            handle.write(piece.encode("utf-8"))
+    print(f"wrote {args.output_file}")
     return 0
