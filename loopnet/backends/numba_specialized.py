@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from loopnet.backends import numba_input_major as input_major
-from loopnet.backends.numba_compile import SOURCE_TAG, check_shape, inlined_kernels, one_per_shape
+from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 
 
 class SpecializedKernels:
@@ -25,7 +25,7 @@ class SpecializedKernels:
     compiled for `sizes`, `activation` and `output`; other shapes raise ValueError."""
 
     def __init__(self, sizes, activation: int, output: int) -> None:
-        kernels = inlined_kernels()
+        kernels = bound_kernels(activation, output)
         shape = tuple(int(n) for n in sizes)
         tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_{SOURCE_TAG}"
 
