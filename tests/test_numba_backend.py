@@ -131,8 +131,10 @@ def digits():
     return train, test
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "adam"])
 def test_trainer_identical_on_both_backends(digits, optimizer):
+    """Exact mode's training loop (compiled for the shape and the optimizer) against the
+    python backend, bit for bit."""
     train, test = digits
     runs = {}
     for backend in ("python", "numba"):

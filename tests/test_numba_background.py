@@ -80,10 +80,10 @@ TRAINING_CHILD_PROGRAM = textwrap.dedent("""
     from loopnet.training import Trainer
     parallel, optimizer = sys.argv[1] == "parallel", sys.argv[2]
     args = ([24, 6, 4], "tanh", "sigmoid", "cross_entropy", parallel)
-    print("cached before:", numba_background.training_loop_cached(*args), flush=True)
+    print("cached before:", numba_background.training_loop_cached(*args, optimizer), flush=True)
     child = numba_background.start_training_compile(*args, optimizer)
     assert child.wait(timeout=900) == 0
-    print("cached after:", numba_background.training_loop_cached(*args), flush=True)
+    print("cached after:", numba_background.training_loop_cached(*args, optimizer), flush=True)
     assert numba_background.start_training_compile(*args, optimizer) is None
     data = Dataset(bytes(range(0, 240, 10)) * 2, bytes([1, 3]), 24, n_classes=4)
     net = MultiLayerNet([24, 6, 4], activation="tanh", output="sigmoid", backend="numba",

@@ -64,18 +64,21 @@ def start_training_compile(sizes, activation: str, output: str, loss: str, paral
     optimizer: the kernel's argument types) before the parent loads the data, so that on a
     first run the data's generation and the compile overlap.  None when the loop is in the
     cache already (the child would only load it) or the child cannot start."""
-    if training_loop_cached(sizes, activation, output, loss, parallel):
+    if training_loop_cached(sizes, activation, output, loss, parallel, optimizer):
         return None
     return _start(["training", *_network_arguments(sizes, activation, output, loss),
                    "parallel" if parallel else "exact", optimizer])
 
 
-def training_loop_cached(sizes, activation: str, output: str, loss: str, parallel: bool) -> bool:
+def training_loop_cached(sizes, activation: str, output: str, loss: str, parallel: bool,
+                         optimizer: str) -> bool:
     """Whether Numba's cache holds an index for this network's training loop (named after its
-    shape and sources, see numba_specialized and numba_parallel)."""
+    shape, its optimizer in exact mode, and the sources: see numba_specialized and
+    numba_parallel)."""
     from loopnet.backends.numba_compile import SOURCE_TAG
     from loopnet.cache import configure_numba_cache
     from loopnet.network import ACTIVATIONS, FORWARD_ONLY_ACTIVATIONS, OUTPUT_LOSSES
+    from loopnet.optimizers import OPTIMIZERS
 
     codes = (f"a{({**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS})[activation]}"
              f"_o{OUTPUT_LOSSES[output, loss]}")
@@ -85,7 +88,8 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
 
         name = f"numba_parallel.parallel_train_steps_from_pixels_{shape}_{codes}_p{PARTS}"
     else:
-        name = f"numba_specialized.train_steps_from_pixels_{shape}_{codes}"
+        kind = OPTIMIZERS[optimizer].kind
+        name = f"numba_specialized.train_steps_from_pixels_{shape}_{codes}_k{kind}"
     folder = configure_numba_cache()
     return folder is not None and any(folder.glob(f"*/{name}_{SOURCE_TAG}-*.nbi"))
 
