@@ -172,3 +172,19 @@ def test_unwritable_data_cache_is_one_warning_and_the_run_goes_on(unprivileged):
     assert "could not cache synthetic data" in done.stderr and "Permission denied" in done.stderr
     assert "Traceback" not in done.stderr and "done:" in done.stdout
     assert list(cache.iterdir()) == [] and _leftovers(unprivileged.base) == []
+
+
+def test_writes_that_user_may_make_leave_only_the_target(unprivileged):
+    """Without CAP_DAC_READ_SEARCH, linkat(AT_EMPTY_PATH) fails: the finished O_TMPFILE file is
+    linked through /proc/self/fd instead, as the new target itself or, over an existing one,
+    under a temporary name then renamed.  Either way only the complete target remains."""
+    folder = unprivileged.writable("export-ok")
+    save_model(MultiLayerNet([4, 3, 2], seed=1), folder / "m.json")
+    (folder / "m.json").chmod(0o644)
+    cache = unprivileged.writable("ok-cache")
+    for _ in range(2):  # a new target, then replacing it
+        done = unprivileged.run(["export", "--model", folder / "m.json", folder / "w.json"],
+                                cache)
+        assert done.returncode == 0 and done.stderr == "", done
+        assert sorted(p.name for p in folder.iterdir()) == ["m.json", "w.json"]
+        assert '"W1"' in (folder / "w.json").read_text()
