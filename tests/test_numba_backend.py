@@ -131,8 +131,10 @@ def digits():
     return train, test
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adagrad", "adam"])
 def test_trainer_identical_on_both_backends(digits, optimizer):
+    """Exact mode's training loop (compiled for the shape and the optimizer) against the
+    python backend, bit for bit."""
     train, test = digits
     runs = {}
     for backend in ("python", "numba"):
@@ -179,6 +181,47 @@ def test_trainer_runs_kernels_compiled_for_the_network_shape(digits):
     with pytest.raises(ValueError, match="another network shape"):
         feed.kernels.count_correct(*feed.rows, feed.batch_labels, 0, other._params, other._sizes,
                                    other._activation, other._Z, other._H, other._active)
+
+
+@pytest.mark.parametrize(("activation", "output"), list(itertools.product(
+    ["relu", "sigmoid", "tanh", "step"], ["softmax", "sigmoid cross_entropy",
+                                          "sigmoid squared_error", "identity"])))
+def test_bound_dispatchers_take_the_branch_of_the_kernels_dispatch(activation, output):
+    """bound_kernels replaces activation_forward, activation_backward and output_loss by the
+    one branch their codes select: the same values, bit for bit, as loopnet.kernels'."""
+    import random
+
+    import numpy as np
+
+    from loopnet import kernels
+    from loopnet.backends.numba_compile import bound_kernels
+    from loopnet.network import ACTIVATIONS, DEFAULT_LOSS, FORWARD_ONLY_ACTIVATIONS, OUTPUT_LOSSES
+
+    out_name, *loss = output.split()
+    a_code = {**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation]
+    o_code = OUTPUT_LOSSES[out_name, loss[0] if loss else DEFAULT_LOSS[out_name]]
+    bound = bound_kernels(a_code, o_code)
+    draw = random.Random(11).uniform
+    z, h, dh = ([draw(-3.0, 3.0) for _ in range(7)] for _ in range(3))
+
+    h_py, h_nb = [0.0] * 7, np.zeros(7)
+    kernels.activation_forward(a_code, z, h_py, 7)
+    bound.activation_forward(a_code, np.array(z), h_nb, 7)
+    assert bits(h_py) == bits(h_nb.tolist())
+    if activation != "step":  # forward only
+        dz_py, dz_nb = [0.0] * 7, np.zeros(7)
+        kernels.activation_backward(a_code, z, h, dh, dz_py, 7)
+        bound.activation_backward(a_code, np.array(z), np.array(h), np.array(dh), dz_nb, 7)
+        assert bits(dz_py) == bits(dz_nb.tolist())
+
+    sizes, t = (3, 5, 4), [0.0, 1.0, 0.0, 0.0]
+    scores = [draw(-2.0, 2.0) for _ in range(4)]
+    y_py, y_nb = [0.0] * 4, np.zeros(4)
+    loss_py = kernels.output_loss(o_code, 1e-7, ([0.0] * 5, scores), ([0.0] * 5, y_py), t, 0,
+                                  sizes)
+    loss_nb = bound.output_loss(o_code, 1e-7, (np.zeros(5), np.array(scores)),
+                                (np.zeros(5), y_nb), np.array(t), 0, sizes)
+    assert bits([loss_py, *y_py]) == bits([loss_nb, *y_nb.tolist()])
 
 
 # ---- backend selection ----------------------------------------------------------------------

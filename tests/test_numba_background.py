@@ -69,3 +69,42 @@ def test_a_failing_child_only_means_compiling_here(monkeypatch):
     trainer = _trainer()
     numba_background.warm_up(trainer)
     assert trainer.accuracy(trainer.test) in (0.0, 1.0)
+
+
+TRAINING_CHILD_PROGRAM = textwrap.dedent("""
+    import sys
+    from loopnet import MultiLayerNet
+    from loopnet.backends import numba_background
+    from loopnet.optimizers import make_optimizer
+    from loopnet.data.dataset import Dataset
+    from loopnet.training import Trainer
+    parallel, optimizer = sys.argv[1] == "parallel", sys.argv[2]
+    args = ([24, 6, 4], "tanh", "sigmoid", "cross_entropy", parallel)
+    print("cached before:", numba_background.training_loop_cached(*args, optimizer), flush=True)
+    child = numba_background.start_training_compile(*args, optimizer)
+    assert child.wait(timeout=900) == 0
+    print("cached after:", numba_background.training_loop_cached(*args, optimizer), flush=True)
+    assert numba_background.start_training_compile(*args, optimizer) is None
+    data = Dataset(bytes(range(0, 240, 10)) * 2, bytes([1, 3]), 24, n_classes=4)
+    net = MultiLayerNet([24, 6, 4], activation="tanh", output="sigmoid", backend="numba",
+                        parallel=parallel)
+    Trainer(net, make_optimizer(optimizer, 0.1), data, batch_size=2).warm_up_training()
+""")
+
+
+@pytest.mark.parametrize(("mode", "optimizer"), [("exact", "adam"), ("parallel", "sgd")])
+def test_the_training_loop_compiled_early_by_a_child_loads_from_the_cache(tmp_path, mode,
+                                                                         optimizer):
+    """`start_training_compile` (started by `loopnet train` before it generates the default
+    data) compiles the very kernel the parent then runs: same argument types, same cache key,
+    so the parent loads it instead of compiling; and no second child once it is cached."""
+    pytest.importorskip("numba")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
+    done = subprocess.run([sys.executable, "-c", TRAINING_CHILD_PROGRAM, mode, optimizer],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "cached before: False" in lines and "cached after: True" in lines
+    loop = [line for line in lines if "train_steps_from_pixels" in line]
+    assert any("data loaded" in line for line in loop)
+    assert not any("data saved" in line for line in loop)

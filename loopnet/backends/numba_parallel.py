@@ -51,9 +51,9 @@ from numba.typed import List  # noqa: E402
 
 from loopnet.backends.numba_compile import (  # noqa: E402
     SOURCE_TAG,
+    bound_kernels,
     check_shape,
     compiled_kernels,
-    inlined_kernels,
     one_per_shape,
 )
 from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
@@ -137,7 +137,7 @@ class ParallelKernels:
     `activation` and `output`; `count_correct` is exact mode's."""
 
     def __init__(self, sizes, activation: int, output: int) -> None:
-        K = inlined_kernels()
+        K = bound_kernels(activation, output)
         shape = tuple(int(n) for n in sizes)
         n_in, n_first, n_out = shape[0], shape[1], shape[-1]
         n_layers = len(shape) - 1

@@ -17,17 +17,44 @@ import numba
 import numpy as np
 
 from loopnet.backends import numba_input_major as input_major
-from loopnet.backends.numba_compile import SOURCE_TAG, check_shape, inlined_kernels, one_per_shape
+from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
+
+# where kernels.train_steps_from_pixels takes the optimizer code
+OPTIMIZER_ARGUMENT = 24
 
 
 class SpecializedKernels:
     """`train_steps_from_pixels` and `count_correct` of loopnet.kernels, same signatures,
-    compiled for `sizes`, `activation` and `output`; other shapes raise ValueError."""
+    compiled for `sizes`, `activation` and `output` (the training loop also for its optimizer,
+    on first use of each); other shapes raise ValueError."""
 
     def __init__(self, sizes, activation: int, output: int) -> None:
-        kernels = inlined_kernels()
-        shape = tuple(int(n) for n in sizes)
-        tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_{SOURCE_TAG}"
+        self._shape = tuple(int(n) for n in sizes)
+        self._activation, self._output = activation, output
+        self._tag = f"{'x'.join(map(str, self._shape))}_a{activation}_o{output}"
+        self._loops = {}
+        kernels = bound_kernels(activation, output)
+        shape = self._shape
+
+        def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
+                          activation_code, Z, H, active):
+            check_shape(sizes, activation_code, output, shape, activation, output)
+            return kernels.count_correct(row_start, input_index, input_value, labels, batch,
+                                         params, shape, activation, Z, H, active)
+
+        self.count_correct = _compile(count_correct, f"{self._tag}_{SOURCE_TAG}")
+
+    def train_steps_from_pixels(self, *args):
+        """kernels.train_steps_from_pixels, through the loop compiled for the optimizer code
+        in the arguments."""
+        kind = int(args[OPTIMIZER_ARGUMENT])
+        if kind not in self._loops:
+            self._loops[kind] = self._training_loop(kind)
+        return self._loops[kind](*args)
+
+    def _training_loop(self, kind: int):
+        shape, activation, output = self._shape, self._activation, self._output
+        kernels = bound_kernels(activation, output, kind)
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
@@ -76,16 +103,13 @@ class SpecializedKernels:
                                          beta1, beta2)
                 losses[s] = loss
 
-        def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
-                          activation_code, Z, H, active):
-            check_shape(sizes, activation_code, output, shape, activation, output)
-            return kernels.count_correct(row_start, input_index, input_value, labels, batch,
-                                         params, shape, activation, Z, H, active)
+        return _compile(train_steps_from_pixels, f"{self._tag}_k{kind}_{SOURCE_TAG}")
 
-        for fn in (train_steps_from_pixels, count_correct):
-            # the cache file is named after the qualname: one per shape and source version
-            fn.__qualname__ = f"{fn.__name__}_{tag}"
-            setattr(self, fn.__name__, numba.njit(cache=True)(fn))
+
+def _compile(fn, tag: str):
+    # the cache file is named after the qualname: one per shape (and optimizer) and source version
+    fn.__qualname__ = f"{fn.__name__}_{tag}"
+    return numba.njit(cache=True)(fn)
 
 
 specialized_kernels = one_per_shape(SpecializedKernels)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -84,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, signals: StopSignals) -> int:
-    from loopnet.checkpoint import check_same_data, load_checkpoint, save_checkpoint
-    from loopnet.data.labels import describe as describe_labels
-    from loopnet.model_io import save_model
-    from loopnet.network import MultiLayerNet
-    from loopnet.optimizers import make_optimizer
-    from loopnet.training import Trainer, not_learning
+    from loopnet.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     if checkpoint is not None:
@@ -99,6 +95,44 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
         raise ConfigError("--checkpoint-every needs --checkpoint FILE (or --resume FILE)")
     _check_outputs(args, checkpoint_path)
     outputs = output_options(args)  # an unsupported pair fails before the data loads
+    with _early_training_compile(args, outputs) as training_child:
+        return _train(args, signals, checkpoint, checkpoint_path, outputs, training_child)
+
+
+@contextlib.contextmanager
+def _early_training_compile(args: argparse.Namespace, outputs: dict):
+    """On the default synthetic data with the numba backend, a child process compiling the
+    training loop while this one generates the data (its shape is known before it exists; see
+    numba_background); None otherwise.  The child is stopped when training ends or fails."""
+    child = None
+    if (args.data == "synthetic" and args.backend != "python"
+            and args.optimizer not in ("cg", "lbfgs")):
+        from loopnet.backends import numba_available
+
+        if numba_available():
+            from loopnet.backends.numba_background import start_training_compile
+            from loopnet.data.synthetic import N_CLASSES, N_PIXELS
+
+            child = start_training_compile([N_PIXELS, *args.hidden, N_CLASSES], args.activation,
+                                           outputs["output"], outputs["loss"], args.parallel,
+                                           args.optimizer)
+    try:
+        yield child
+    finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _train(args: argparse.Namespace, signals: StopSignals, checkpoint: dict | None,
+           checkpoint_path: str | None, outputs: dict, training_child) -> int:
+    from loopnet.checkpoint import check_same_data, save_checkpoint
+    from loopnet.data.labels import describe as describe_labels
+    from loopnet.model_io import save_model
+    from loopnet.network import MultiLayerNet
+    from loopnet.optimizers import make_optimizer
+    from loopnet.training import Trainer, not_learning
+
     report = sys.stderr if args.metrics == "-" else sys.stdout
     train, test = load_training_data(args)
     if args.limit:
@@ -133,7 +167,7 @@ def _run(args: argparse.Namespace, signals: StopSignals) -> int:
     if args.label_map:
         print(f"labels: {describe_labels(data_options(args)['label_map'])}", file=report, flush=True)
     if net.backend.name == "numba":
-        _warm_up(trainer, args.quiet)
+        _warm_up(trainer, args.quiet, training_child)
 
     metrics = MetricsStream(args.metrics, mode)
     for result in trainer.results:  # a resumed run's file starts with the epochs already done
@@ -409,7 +443,7 @@ class MetricsStream:
         self._stream = None
 
 
-def _warm_up(trainer, quiet: bool) -> None:
+def _warm_up(trainer, quiet: bool, training_child=None) -> None:
     """Compile (or load from Numba's cache) before timing starts; say so when it is slow."""
     start = time.perf_counter()
     terminal = sys.stderr.isatty()
@@ -419,7 +453,7 @@ def _warm_up(trainer, quiet: bool) -> None:
               file=sys.stderr, flush=True)
     from loopnet.backends.numba_background import warm_up
 
-    warm_up(trainer)  # an interrupt propagates: no "kernels ready" then
+    warm_up(trainer, training_child)  # an interrupt propagates: no "kernels ready" then
     if not quiet:
         print(f"{CLEAR_LINE if terminal else ''}kernels ready in "
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
