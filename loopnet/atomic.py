@@ -1,12 +1,17 @@
 """Atomic file output: readers see the old file or the complete new one, never a partial one.
 
 On Linux the bytes go to an unnamed file (``O_TMPFILE``) in the target's directory, which the
-kernel frees if the process dies, even by SIGKILL; only once complete and synced is it linked
-under a temporary name and renamed over the target.  Where ``O_TMPFILE`` is missing the file
-is written under that temporary name from the start.  Temporary names are
-``.loopnet-<pid>-<random>.tmp``; each write removes those of processes that no longer exist
-(SIGKILL runs no clean-up), so at most the complete new file of a write killed between its
-link and its rename survives, and only until the next write into that directory.
+kernel frees if the process dies, even by SIGKILL; only once complete and synced is it given a
+name.  A new target is that name itself: linking fails if the name exists, so no temporary
+name is ever needed.  An existing target is replaced the only way Linux can replace a file
+atomically: the file is linked under a temporary name, then renamed over the target (there is
+no link-and-replace call).  Where ``O_TMPFILE`` is missing the file is written under that
+temporary name from the start.  Temporary names are ``.loopnet-<pid>-<random>.tmp``; each
+write removes those of processes that no longer exist (SIGKILL runs no clean-up), so at most
+the complete new file of a write killed between its link and its rename survives, and only
+until the next write into that directory.  It also removes the target's temporaries of the
+naming of earlier versions' writer, ``.<name>.<8 random characters>.tmp`` (``tempfile.mkstemp``:
+no pid to test), once they are an hour old: a write in progress renews its file's time.
 
 Before anything is written the target is checked: a symbolic link, a device node, a FIFO, a
 directory or a read-only file is refused rather than replaced by a regular file, and so is a
@@ -24,6 +29,7 @@ import secrets
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -34,6 +40,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 TEMP_PREFIX = ".loopnet-"
 _TEMP_NAME = re.compile(r"\.loopnet-(\d+)-[0-9a-f]{12}(?:\.tmp|\.d)$")
+# the earlier writer's tempfile.mkstemp(prefix=".<name>.", suffix=".tmp"): 8 characters of
+# tempfile's alphabet, no pid; stale once not modified for this long
+_MKSTEMP_TOKEN = "[a-z0-9_]{8}"
+LEGACY_STALE_SECONDS = 3600
 
 
 def _o_tmpfile() -> int:
@@ -84,22 +94,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(directory: PathLike) -> int:
+def remove_stale_temporaries(directory: PathLike, target: str | None = None) -> int:
     """Delete loopnet's own temporary files/directories in `directory` whose writer is gone.
 
     Returns how many were removed.  Only names of the form ``.loopnet-<pid>-<12 hex>.tmp``
-    (or ``.d`` for directories) are touched, and only when no process `pid` exists.
+    (or ``.d`` for directories) are touched, and only when no process `pid` exists.  With the
+    file name `target`, also the regular files ``.<target>.<8 characters>.tmp`` that earlier
+    versions' writer left, when not modified for LEGACY_STALE_SECONDS.
     """
     removed = 0
     try:
         names = os.listdir(directory)
     except OSError:
         return 0
+    legacy = (re.compile(rf"\.{re.escape(target)}\.{_MKSTEMP_TOKEN}\.tmp$") if target
+              else None)
+    now = time.time()
     for name in names:
-        match = _TEMP_NAME.match(name)
-        if match is None or _alive(int(match.group(1))):
-            continue
         path = os.path.join(directory, name)
+        match = _TEMP_NAME.match(name)
+        if match is None:
+            if legacy is not None and legacy.match(name):
+                with contextlib.suppress(OSError):
+                    info = os.lstat(path)
+                    if stat.S_ISREG(info.st_mode) and now - info.st_mtime > LEGACY_STALE_SECONDS:
+                        os.unlink(path)
+                        removed += 1
+            continue
+        if _alive(int(match.group(1))):
+            continue
         with contextlib.suppress(OSError):
             if name.endswith(".d"):
                 shutil.rmtree(path)
@@ -198,30 +221,40 @@ def _open_unnamed(directory: Path) -> int | None:
         raise
 
 
-def _libc_linkat():
+def _libc():
     try:
         import ctypes
         import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        return libc.linkat
+        return ctypes, ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     except (ImportError, OSError, AttributeError):
-        return None
+        return None, None
 
 
-def _link_unnamed(fd: int, temp: Path) -> None:
-    """Give the O_TMPFILE file `fd` the name `temp`: linkat(AT_EMPTY_PATH) (needs
-    CAP_DAC_READ_SEARCH), else through /proc/self/fd, else by copying it into a new file."""
-    linkat = _libc_linkat()
-    if linkat is not None and linkat(fd, b"", _AT_FDCWD, os.fsencode(temp), _AT_EMPTY_PATH) == 0:
-        return
+def _link_unnamed(fd: int, name: Path) -> bool:
+    """Give the O_TMPFILE file `fd` the name `name`, which must not exist (FileExistsError):
+    linkat(AT_EMPTY_PATH) (needs CAP_DAC_READ_SEARCH), else through /proc/self/fd.  False
+    when neither can link it here."""
+    ctypes, libc = _libc()
+    if libc is not None and hasattr(libc, "linkat"):
+        if libc.linkat(fd, b"", _AT_FDCWD, os.fsencode(name), _AT_EMPTY_PATH) == 0:
+            return True
+        if ctypes.get_errno() == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(name))
     try:
-        os.link(f"/proc/self/fd/{fd}", temp)
-        return
+        os.link(f"/proc/self/fd/{fd}", name)
+    except FileExistsError:
+        raise
     except OSError:
-        pass
+        return False
+    return True
+
+
+def _copy_unnamed(fd: int, temp: Path) -> None:
+    """Copy the O_TMPFILE file `fd` into the new file `temp` (where it cannot be linked), and
+    remember its file system, to write a named temporary at once next time."""
     with contextlib.suppress(OSError):
-        _NO_LINK_DEVICES.add(os.fstat(fd).st_dev)  # next time write a named temporary at once
+        _NO_LINK_DEVICES.add(os.fstat(fd).st_dev)
     out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
     try:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -266,9 +299,9 @@ def atomic_output(path: PathLike, *, create_parents: bool = False,
                                   f"{_reason(exc)}") from None
     check_output_target(target, inputs)
     directory = target.parent
-    remove_stale_temporaries(directory)
+    remove_stale_temporaries(directory, target.name)
     temp = directory / _temp_name()
-    named = in_body = False
+    named = in_body = linked = False
     try:
         fd = _open_unnamed(directory)
         if fd is None:
@@ -283,10 +316,15 @@ def atomic_output(path: PathLike, *, create_parents: bool = False,
             if named:
                 os.chmod(temp, 0o666 & ~_umask())
             else:
-                named = True  # from here on a name may exist: remove it on failure
-                _link_unnamed(fd, temp)
-        os.replace(temp, target)
-        named = False
+                with contextlib.suppress(FileExistsError):  # a new target: its own name
+                    linked = _link_unnamed(fd, target)
+                if not linked:
+                    named = True  # from here on a name may exist: remove it on failure
+                    if not _link_unnamed(fd, temp):
+                        _copy_unnamed(fd, temp)
+        if not linked:
+            os.replace(temp, target)
+            named = False
         _sync_directory(directory)
     except OSError as exc:
         if isinstance(exc, OutputFileError) or (in_body and exc.errno not in _WRITE_ERRNOS):

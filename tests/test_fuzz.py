@@ -182,10 +182,12 @@ def _import(path: Path, fmt: str):
         return None
 
 
-@pytest.mark.parametrize("fmt", ["npz", "torch", "json"])
+@pytest.mark.parametrize("fmt", ["npz", "torch", "json", "mat"])
 def test_weight_file_mutations(tmp_path_factory, fmt):
     if fmt == "torch":
         pytest.importorskip("torch")
+    if fmt == "mat":
+        pytest.importorskip("scipy.io")
     pytest.importorskip("numpy")
     original = export_bytes(NET, fmt, {"epochs": 2})
 
@@ -222,6 +224,152 @@ def test_npz_arrays_of_any_dtype_and_shape(tmp_path_factory):
         net = _import(path, "npz")
         if net is not None:
             assert net.config() == NET.config()
+
+    check()
+
+
+MAT_DTYPES = ["f8", "f4", "i8", "i2", "u1", "c16", "?", "U4", "cell", "struct"]
+
+
+def _mat_value(np, dtype: str, shape: list[int]):
+    """Zeros of `dtype` and `shape`; "cell": a cell array of that shape, "struct": a struct."""
+    if dtype == "struct":
+        return {"a": np.zeros(shape)}
+    if dtype == "cell":
+        cells = np.empty(shape, "O")
+        for index in np.ndindex(cells.shape):
+            cells[index] = np.zeros(2)
+        return cells
+    return np.zeros(shape, dtype=dtype)
+
+
+def _mat_file(np, variables: dict) -> bytes:
+    import scipy.io
+
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, variables)
+    return buf.getvalue()
+
+
+def _net_thetas(np) -> dict:
+    from loopnet.reference.mat_weights import thetas_from_params
+
+    return {k: np.array(v) for k, v in thetas_from_params(NET.get_params()).items()}
+
+
+def test_mat_variables_of_any_dtype_and_shape(tmp_path_factory):
+    """Each Θ or the configuration replaced by an array of another type or shape."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("scipy.io")
+
+    @SMALL
+    @given(dtype=st.sampled_from(MAT_DTYPES),
+           shape=st.lists(st.integers(0, 4), min_size=0, max_size=3),
+           name=st.sampled_from(["Theta1", "Theta2", "Theta3", "loopnet", "x"]))
+    def check(dtype, shape, name):
+        FUZZ_COUNTS["mat import"] += 1
+        variables = {**_net_thetas(np), "loopnet": json.dumps({**NET.config(), "metadata": {}})}
+        variables[name] = _mat_value(np, dtype, shape)
+        path = tmp_path_factory.mktemp("w") / "w.mat"
+        path.write_bytes(_mat_file(np, variables))
+        net = _import(path, "mat")
+        if net is not None:  # only an extra variable, or a Θ equal to the exported one
+            assert net.config() == NET.config() and net.get_params() == NET.get_params()
+
+    check()
+
+
+def test_mat_damaged_tags(tmp_path_factory):
+    """32-bit words of a file with numbers, text, cells and a struct (every tag lies on a word
+    boundary) overwritten, the variables then compressed or not: scipy.io.loadmat crashed the
+    interpreter on such files (a type code outside its table); read_mat refuses them."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("scipy.io")
+    import zlib
+
+    from loopnet.reference.feature_arrays import read_mat
+
+    cells = np.empty((1, 2), dtype=object)
+    cells[0, 0], cells[0, 1] = np.arange(3.0), "text"
+    original = _mat_file(np, {**_net_thetas(np), "loopnet": "{}", "c": cells,
+                              "s": {"a": np.int32(7), "b": np.ones((2, 2), dtype="f4")}})
+    words = (len(original) - 128) // 4
+
+    @FUZZ
+    @given(edits=st.lists(st.tuples(st.integers(0, words - 1),
+                                    st.integers(0, 20) | st.integers(0, 2 ** 32 - 1)),
+                          min_size=1, max_size=3), compress=st.booleans())
+    def check(edits, compress):
+        FUZZ_COUNTS["mat import"] += 1
+        data = bytearray(original)
+        for word, value in edits:
+            struct.pack_into("<I", data, 128 + 4 * word, value)
+        if compress:  # each variable as miCOMPRESSED (type 15) holding its zlib bytes
+            out, pos = bytearray(data[:128]), 128
+            while pos + 8 <= len(data):
+                size = struct.unpack_from("<I", data, pos + 4)[0]
+                packed = zlib.compress(bytes(data[pos:pos + 8 + size]))
+                out += struct.pack("<II", 15, len(packed)) + packed
+                pos += 8 + size
+            data = out
+        path = tmp_path_factory.mktemp("w") / "w.mat"
+        path.write_bytes(bytes(data))
+        try:
+            read_mat(path)
+        except LoopnetError:
+            pass
+
+    check()
+
+
+def test_mat_configurations(tmp_path_factory):
+    """The ``loopnet`` variable holding any JSON (or none): refused, or exactly what it says."""
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("scipy.io")
+
+    @FUZZ
+    @given(key=st.sampled_from(["sizes", "activation", "output", "weight_decay", "loss",
+                                "log_guard", "metadata", "sha256", None]),
+           value=json_values, whole=st.booleans())
+    def check(key, value, whole):
+        FUZZ_COUNTS["mat import"] += 1
+        config = {**NET.config(), "metadata": {}}
+        if key is not None:
+            config[key] = value
+        variables = {**_net_thetas(np), "loopnet": json.dumps(value if whole else config)}
+        path = tmp_path_factory.mktemp("w") / "w.mat"
+        path.write_bytes(_mat_file(np, variables))
+        net = _import(path, "mat")
+        if net is not None:
+            stored = value if whole else config
+            assert isinstance(stored, dict) and net.get_params() == NET.get_params()
+            assert net.activation == stored["activation"] and net.output == stored["output"]
+            assert net.weight_decay == stored["weight_decay"]
+
+    check()
+
+
+def test_mat_import_command(capsys, tmp_path_factory):
+    """`loopnet import w.mat`: a mutated file is one error line or the exported network."""
+    pytest.importorskip("numpy")
+    pytest.importorskip("scipy.io")
+    original = export_bytes(NET, "mat", {"epochs": 2})
+
+    @SMALL
+    @given(edits=_mutations(original))
+    def check(edits):
+        FUZZ_COUNTS["mat import"] += 1
+        folder = tmp_path_factory.mktemp("w")
+        (folder / "w.mat").write_bytes(_mutate(original, edits))
+        code = main(["import", "--model", str(folder / "m.json"), str(folder / "w.mat")])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        if code == 0:
+            net = load_model(folder / "m.json", backend="python")
+            assert net.config() == NET.config() and net.get_params() == NET.get_params()
+        else:
+            assert code == 2 and err.count("\n") == 1 and err.startswith("loopnet: error:")
+            assert sorted(p.name for p in folder.iterdir()) == ["w.mat"]
 
     check()
 

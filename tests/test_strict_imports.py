@@ -13,7 +13,7 @@ from cli_helpers import assert_one_line_error, run
 
 from loopnet import MultiLayerNet
 from loopnet.cli import main
-from loopnet.errors import ModelFileError
+from loopnet.errors import LoopnetError, ModelFileError
 from loopnet.model_io import VERSION, load_model, model_to_dict, save_model
 from loopnet.reference.export import export_weights, import_weights
 
@@ -217,6 +217,110 @@ def test_npz_byte_flip_fails_the_checksum(capsys, tmp_path, net):
             archive.writestr(name, bytes(data))
     code, _, err = run(capsys, "import", "--model", tmp_path / "m.json", path)
     assert_one_line_error(code, err, "SHA-256")
+
+
+# ---- mat ------------------------------------------------------------------------------------
+def _mat(tmp_path, variables: dict, name="w.mat") -> Path:
+    scipy_io = pytest.importorskip("scipy.io")
+    path = tmp_path / name
+    scipy_io.savemat(path, variables)
+    return path
+
+
+def _mat_variables(net, config=None) -> dict:
+    from loopnet.reference.mat_weights import thetas_from_params
+
+    variables = {k: np.array(v) for k, v in thetas_from_params(net.get_params()).items()}
+    if config is not None:
+        variables["loopnet"] = config
+    return variables
+
+
+def test_mat_byte_flip_fails_the_checksum(capsys, tmp_path, net):
+    pytest.importorskip("scipy.io")
+    path = tmp_path / "w.mat"
+    export_weights(net, path)
+    data = bytearray(path.read_bytes())
+    w = np.float64(net.get_params()["W1"][0][0]).tobytes()
+    data[data.index(w)] ^= 1  # W1[0][0]'s last mantissa bit
+    path.write_bytes(bytes(data))
+    code, _, err = run(capsys, "import", "--model", tmp_path / "m.json", path)
+    assert_one_line_error(code, err, "SHA-256")
+
+
+@pytest.mark.parametrize("variables,message", [
+    (lambda net: {**_mat_variables(net, json.dumps({**net.config()})), "extra": np.zeros(2)},
+     "unexpected variable 'extra'"),
+    (lambda net: _mat_variables(net, "[1, 2]"), "not a JSON object"),
+    (lambda net: _mat_variables(net, np.zeros(3)), "one string of JSON"),
+    (lambda net: _mat_variables(net, "[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    (lambda net: _mat_variables(net, '{"sizes": 1' + "0" * 5000 + "}"), "digits"),
+    (lambda net: {**_mat_variables(net), "Theta2": {"a": np.zeros(2)}}, "Theta2"),
+])
+def test_bad_mat_weights(capsys, tmp_path, net, variables, message):
+    path = _mat(tmp_path, variables(net))
+    code, _, err = run(capsys, "import", "--model", tmp_path / "m.json", path)
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_mat_without_configuration_is_ex4s_network(tmp_path, net):
+    back, _ = import_weights(_mat(tmp_path, _mat_variables(net)), "mat")
+    assert (back.activation, back.output) == ("sigmoid", "sigmoid")
+    assert back.get_params() == net.get_params()
+
+
+def test_mat_restores_activation_output_and_lambda(tmp_path, net):
+    pytest.importorskip("scipy.io")
+    export_weights(net, tmp_path / "w.mat")
+    back, _ = import_weights(tmp_path / "w.mat")
+    assert back.config() == net.config() and back.get_params() == net.get_params()
+
+
+def test_damaged_mat_type_code_is_one_line_not_a_crash(tmp_path, net):
+    """An unknown type code in a data element's tag made scipy.io.loadmat (1.17) segfault: the
+    fuzzed byte 313 of an export, 0 -> 97 (Theta2's data type 9 -> 24841)."""
+    import subprocess
+    import sys
+
+    from loopnet.reference.mat_v5 import check_mat_v5
+
+    pytest.importorskip("scipy.io")
+    path = tmp_path / "w.mat"
+    export_weights(net, path)
+    data = bytearray(path.read_bytes())
+    theta2 = data.index(b"Theta2\0\0")
+    assert data[theta2 + 8] == 9  # the real part's tag: miDOUBLE
+    data[theta2 + 9] = 97
+    path.write_bytes(bytes(data))
+    with pytest.raises(LoopnetError, match="unknown type code 24841"):
+        check_mat_v5(bytes(data), path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "loopnet", "import", "--model",
+                           str(tmp_path / "m.json"), str(path)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done  # a segfault is -11
+    assert done.stderr.count("\n") == 1 and "unknown type code 24841" in done.stderr
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("sparse", "a sparse matrix"),
+    ("deep", "nested more than 32 deep"),
+])
+def test_mat_structures_loopnet_never_reads_are_refused(capsys, tmp_path, net, kind, message):
+    if kind == "sparse":
+        sparse = pytest.importorskip("scipy.sparse")
+        variables = {**_mat_variables(net), "Theta1": sparse.csc_matrix(np.ones((3, 5)))}
+    else:
+        cell = np.zeros(2)
+        for _ in range(40):
+            box = np.empty((1, 1), dtype=object)
+            box[0, 0] = cell
+            cell = box
+        variables = {**_mat_variables(net), "Theta3": cell}
+    path = _mat(tmp_path, variables)
+    code, _, err = run(capsys, "import", "--model", tmp_path / "m.json", path)
+    assert_one_line_error(code, err, message)
 
 
 # ---- torch ----------------------------------------------------------------------------------

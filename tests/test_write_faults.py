@@ -259,6 +259,62 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     assert remove_stale_temporaries(tmp_path) == 0
 
 
+def test_stale_temporaries_of_earlier_versions_are_removed_when_an_hour_old(tmp_path):
+    """Earlier versions wrote ``.<name>.<8 characters>.tmp`` (tempfile.mkstemp, no pid): the
+    target's own are removed once not modified for an hour; others, and fresh ones, stay."""
+    from loopnet.atomic import LEGACY_STALE_SECONDS
+
+    old = time.time() - LEGACY_STALE_SECONDS - 60
+    stale = tmp_path / ".m.json.k3_x9q2a.tmp"
+    fresh = tmp_path / ".m.json.abcd1234.tmp"  # perhaps an old version writing right now
+    other_target = tmp_path / ".w.json.k3_x9q2a.tmp"
+    not_mkstemp = tmp_path / ".m.json.abc.tmp"
+    for path in (stale, fresh, other_target, not_mkstemp):
+        path.write_text("partial")
+    link = tmp_path / ".m.json.linklink.tmp"
+    link.symlink_to(stale)
+    for path in (stale, other_target, not_mkstemp, link):
+        os.utime(path, (old, old), follow_symlinks=False)
+    write_file_atomic(tmp_path / "m.json", "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.json", fresh.name, other_target.name, not_mkstemp.name, link.name])
+    assert (tmp_path / "m.json").read_text() == "{}"
+
+
+KILLED_AT_RENAME = """
+import os, signal, sys
+from loopnet.atomic import write_file_atomic
+os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+write_file_atomic(sys.argv[1], sys.argv[2])
+print(os.getpid())
+"""
+
+
+def _write_killed_at_rename(target: Path, text: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", KILLED_AT_RENAME, str(target), text],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_new_target_is_linked_under_its_own_name_at_once(tmp_path):
+    """Killed where a rename would be: a new target needs none (the finished unnamed file is
+    linked as the target), so nothing is lost; an existing one is replaced by link + rename,
+    and the complete temporary such a kill leaves is removed by the next write."""
+    target = tmp_path / "m.json"
+    done = _write_killed_at_rename(target, "first")
+    assert done.returncode == 0, done.stderr  # never renamed, so never killed
+    assert target.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    done = _write_killed_at_rename(target, "second")
+    assert done.returncode == -signal.SIGKILL
+    assert target.read_text() == "first"
+    leftovers = [p for p in tmp_path.iterdir() if p != target]
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".loopnet-")
+    assert leftovers[0].read_text() == "second"  # complete, never partial
+    write_file_atomic(target, "third")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    assert target.read_text() == "third"
+
+
 def test_failed_directory_write_keeps_the_old_set(tmp_path):
     target = tmp_path / "cases"
     target.mkdir()

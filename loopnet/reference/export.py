@@ -50,6 +50,7 @@ from loopnet.memory import require_memory
 from loopnet.model_io import FORMAT as MODEL_FORMAT
 from loopnet.model_io import load_model_dict
 from loopnet.network import ACTIVATIONS, DEFAULT_LOG_GUARD, LOSSES, OUTPUTS, MultiLayerNet
+from loopnet.reference.mat_weights import EX4_CONFIG, mat_bytes, read_mat_weights
 
 FORMATS = ("npz", "torch", "json", "mat")
 SUFFIXES = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".json": "json", ".mat": "mat"}
@@ -126,9 +127,7 @@ def export_bytes(net: MultiLayerNet, fmt: str, metadata: dict | None = None) -> 
         doc = {**params, CONFIG_KEY: _config(net, metadata, digest=True)}
         return (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
     if fmt == "mat":  # Octave/MATLAB Theta1, Theta2, … (see loopnet.reference.mat_weights)
-        from loopnet.reference.mat_weights import mat_bytes
-
-        return mat_bytes(params, _config(net, metadata))
+        return mat_bytes(params, _config(net, metadata, digest=True))
     if fmt == "npz":
         np = _numpy()
         arrays = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
@@ -333,8 +332,6 @@ def read_weights(path: str | os.PathLike, fmt: str | None = None
     path = Path(path)
     fmt = guess_format(path, fmt)
     strict_json.regular_file_size(path, "weights file")
-    from loopnet.reference.mat_weights import read_mat_weights
-
     reader = {"json": _read_json, "npz": _read_npz, "torch": _read_torch,
               "mat": read_mat_weights}[fmt]
     try:
@@ -395,6 +392,10 @@ def import_weights(path: str | os.PathLike, fmt: str | None = None, *,
             raise ModelFileError(f"{path} holds no loopnet configuration (activation, output): "
                                  "give --activation and --output")
         config = {"weight_decay": 0.0}
+    elif fmt == "mat" and config == EX4_CONFIG:
+        # a .mat without a stored configuration (ex4weights.mat): ex4's network, nothing stored
+        # to verify (this was refused as "lacks 'sizes'")
+        config = {**EX4_CONFIG, "weight_decay": 0.0}
     else:
         config = _checked_config(config, Path(path), params, sizes)
     try:

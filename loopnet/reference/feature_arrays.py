@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import zipfile
 from array import array
@@ -98,21 +99,30 @@ def _check_npy_header(path: Path, info, member, np) -> tuple:
 
 # ----------------------------------------------------------------------------------- .mat
 def read_mat(path: Path) -> dict:
-    """The variables of a MATLAB/Octave .mat file (format v5 or older), via scipy.io."""
+    """The variables of a MATLAB/Octave .mat file (format v5 or older), via scipy.io, once
+    `check_mat_v5` has found its structure sound (a damaged v5 file can crash scipy.io)."""
     try:
         import scipy.io
     except ImportError:
         raise BackendError(f"{path}: reading .mat files needs SciPy: pip install loopnet[mat]") from None
     from scipy.io.matlab import MatReadError
 
+    from loopnet.reference.mat_v5 import check_mat_v5
+
     try:
-        return scipy.io.loadmat(str(path))
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    check_mat_v5(data, path)
+    try:
+        return scipy.io.loadmat(io.BytesIO(data))
     except MatReadError as exc:
         raise DataError(f"{path}: not a readable .mat file ({str(exc)[:200]})") from None
     except NotImplementedError:
         raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file; save it with -v7 or as .npz") from None
     except (ValueError, TypeError, OSError, EOFError, MemoryError, IndexError, KeyError,
-            AttributeError, UnicodeDecodeError, OverflowError, AssertionError) as exc:
+            AttributeError, UnicodeDecodeError, ArithmeticError, AssertionError,
+            UnboundLocalError) as exc:  # what scipy.io raises for damaged data (fuzzed)
         raise DataError(f"{path}: not a readable .mat file ({str(exc)[:200]})") from None
 
 

@@ -14,6 +14,7 @@ import math
 import re
 from pathlib import Path
 
+from loopnet import strict_json
 from loopnet.errors import BackendError, ModelFileError
 
 CONFIG_KEY = "loopnet"
@@ -85,7 +86,12 @@ def mat_bytes(params: dict, config: dict) -> bytes:
 
 
 def read_mat_weights(path: Path) -> tuple[dict, dict]:
-    """(params, config) of a .mat weights file; the config is ex4's when none is stored."""
+    """(params, config) of a .mat weights file; the config is ex4's when none is stored.
+
+    Only Theta1, Theta2, … and ``loopnet`` (one string of JSON, an object) may be there: any
+    other variable is refused, as a damaged name would otherwise drop the stored configuration
+    and its SHA-256 and pass as an ex4 file.
+    """
     from loopnet.errors import DataError
     from loopnet.reference.feature_arrays import read_mat
 
@@ -93,13 +99,20 @@ def read_mat_weights(path: Path) -> tuple[dict, dict]:
         variables = read_mat(path)
     except DataError as exc:
         raise ModelFileError(str(exc)) from None
-    thetas = {name: value for name, value in variables.items() if THETA.match(name)}
+    names = [name for name in variables if not name.startswith("__")]  # scipy's __header__, …
+    unexpected = [name for name in names if name != CONFIG_KEY and not THETA.match(name)]
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected variable {unexpected[0]!r} (a weights file "
+                             f"holds only Theta1, Theta2, … and {CONFIG_KEY!r})")
+    thetas = {name: variables[name] for name in names if THETA.match(name)}
     config = dict(EX4_CONFIG)
     if CONFIG_KEY in variables:
-        try:
-            stored = json.loads(str(variables[CONFIG_KEY][0]))
-        except (json.JSONDecodeError, IndexError, TypeError) as exc:
-            raise ModelFileError(f"{path}: its {CONFIG_KEY!r} variable is not JSON: {exc}") from None
-        if isinstance(stored, dict):
-            config = stored
+        stored = variables[CONFIG_KEY]
+        if getattr(stored, "dtype", None) is None or stored.dtype.kind != "U" or stored.size != 1:
+            raise ModelFileError(f"{path}: its {CONFIG_KEY!r} variable must be one string of "
+                                 "JSON")
+        config = strict_json.loads(str(stored.reshape(-1)[0]),
+                                   f"{path}: its {CONFIG_KEY!r} variable")
+        if not isinstance(config, dict):
+            raise ModelFileError(f"{path}: its {CONFIG_KEY!r} variable is not a JSON object")
     return params_from_thetas(thetas, path), config
