@@ -242,7 +242,8 @@ def step_table(workers: dict[str, Worker], hidden_sizes, rounds: int, blocks: Bl
                 "size": size, "key": key, "implementation": impl.name, "peer": impl.peer,
                 "dtype": impl.dtype, "ms_per_step": statistics.median(t["wall"]),
                 "ms_min": min(t["wall"]), "ms_max": max(t["wall"]),
-                "spread_ms": max(t["wall"]) - min(t["wall"]), "rounds": len(t["wall"]),
+                "spread_ms": max(t["wall"]) - min(t["wall"]), "iqr_ms": iqr(t["wall"]),
+                "rounds": len(t["wall"]),
                 "block_steps": t["block_steps"], "cpu_ms_per_step": statistics.median(t["cpu"]),
                 "test_acc": accuracy.get(key)})
         summary = summarize(size, size_rows)
@@ -250,6 +251,14 @@ def step_table(workers: dict[str, Worker], hidden_sizes, rounds: int, blocks: Bl
         summaries.append(summary)
         print_size(size_rows, summary, accuracy_steps)
     return rows, summaries
+
+
+def iqr(values: list[float]) -> float | None:
+    """Interquartile range (None for fewer than two values)."""
+    if len(values) < 2:
+        return None
+    low, _, high = statistics.quantiles(values, n=4)
+    return high - low
 
 
 def summarize(size: str, rows: list[dict]) -> dict:
