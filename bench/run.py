@@ -242,7 +242,8 @@ def step_table(workers: dict[str, Worker], hidden_sizes, rounds: int, blocks: Bl
                 "size": size, "key": key, "implementation": impl.name, "peer": impl.peer,
                 "dtype": impl.dtype, "ms_per_step": statistics.median(t["wall"]),
                 "ms_min": min(t["wall"]), "ms_max": max(t["wall"]),
-                "spread_ms": max(t["wall"]) - min(t["wall"]), "rounds": len(t["wall"]),
+                "spread_ms": max(t["wall"]) - min(t["wall"]), "iqr_ms": iqr(t["wall"]),
+                "rounds": len(t["wall"]),
                 "block_steps": t["block_steps"], "cpu_ms_per_step": statistics.median(t["cpu"]),
                 "test_acc": accuracy.get(key)})
         summary = summarize(size, size_rows)
@@ -250,6 +251,14 @@ def step_table(workers: dict[str, Worker], hidden_sizes, rounds: int, blocks: Bl
         summaries.append(summary)
         print_size(size_rows, summary, accuracy_steps)
     return rows, summaries
+
+
+def iqr(values: list[float]) -> float | None:
+    """Interquartile range (None for fewer than two values)."""
+    if len(values) < 2:
+        return None
+    low, _, high = statistics.quantiles(values, n=4)
+    return high - low
 
 
 def summarize(size: str, rows: list[dict]) -> dict:
@@ -517,7 +526,7 @@ def machine(pypy: str | None = None) -> dict:
         pass
     info = {"cpu": cpu_name(), "cores": os.cpu_count(),
             "simd": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f") if f in flags),
-            "python": platform.python_version(),
+            "python": platform.python_version(), "load_average_at_start": os.getloadavg(),
             "thread_environment": {name: os.environ[name] for name in THREAD_ENV
                                    if name in os.environ}}
     if pypy:
@@ -532,7 +541,10 @@ def markdown(report) -> str:
     m = report["machine"]
     env = ", ".join(f"{k}={v}" for k, v in m["thread_environment"].items()) or "none set"
     lines = [f"CPU: {m['cpu']}, {m['cores']} cores ({m['simd']}); Python {m['python']}"
-             + (f", PyPy {m['pypy']}" if "pypy" in m else "") + f"; thread variables: {env}.",
+             + (f", PyPy {m['pypy']}" if "pypy" in m else "") + f"; thread variables: {env}; "
+             "load average (1, 5, 15 min) at start "
+             + ", ".join(f"{v:.2f}" for v in m["load_average_at_start"]) + ", at end "
+             + ", ".join(f"{v:.2f}" for v in m.get("load_average_at_end", ())) + ".",
              f"Data: {report['data']}; batch {BATCH}, SGD lr {LR}.  Each implementation in its "
              f"own process, {report['rounds']} interleaved rounds of one block each (up to "
              f"{report['blocks']['max_steps']} steps, about {report['blocks']['seconds']} s); "
@@ -635,6 +647,7 @@ def plot(report, out: Path) -> None:
                 pts = [(r[key], r["ms_per_step"]) for r in rows if r["implementation"] == name]
                 ax_.plot(*zip(*pts), marker=".", label=name)
             ax_.set_xscale("log")
+            ax_.set_xticks(values, [str(v) for v in values])
             ax_.set_yscale("log")
             ax_.set_xlabel(label)
             ax_.set_ylabel("ms per step")
@@ -739,6 +752,12 @@ def run(args) -> int:
               "blocks": {"seconds": blocks.seconds, "max_steps": blocks.max_steps},
               "accuracy_steps": args.accuracy_steps, "steps": [], "summaries": [],
               "threads": {}}
+
+    def save() -> None:  # after each part, so a later part's failure keeps the earlier ones
+        report["machine"]["load_average_at_end"] = os.getloadavg()
+        (out / "results.json").write_text(json.dumps(report, indent=1) + "\n")
+        (out / "results.md").write_text(markdown(report))
+
     workers = start_workers(impls, data_dir, pypy)
     try:
         if "steps" in args.parts:
@@ -746,6 +765,9 @@ def run(args) -> int:
             hidden = tuple(int(h) for h in args.hidden.split(","))
             report["steps"], report["summaries"] = step_table(
                 workers, hidden, args.rounds, blocks, args.accuracy_steps)
+            report["threads"] = {w.impl.name: {**w.info, "key": w.impl.key}
+                                 for w in workers.values()}
+            save()
         if "scaling" in args.parts:
             print("scaling:", flush=True)
             if args.quick:
@@ -753,25 +775,23 @@ def run(args) -> int:
                                             (32, 256), (10, 1000))
             else:
                 report["scaling"] = scaling(workers, 3, Blocks(0.4, 20000, 1))
-        report["threads"] = {w.impl.name: {**w.info, "key": w.impl.key}
-                             for w in workers.values()}
+            save()
     finally:
         close_workers(workers)
     if "memory" in args.parts:
         print("peak memory:", flush=True)
         report["memory"] = peak_rss(60000, 200, pypy)
         report["float_memory"] = float_peak_rss(60000, 20)
+        save()
     if "startup" in args.parts:
         print("start-up:", flush=True)
         report["startup"] = startup()
         if pypy:
             report["python_startup"] = python_startup(pypy)
-    (out / "results.json").write_text(json.dumps(report, indent=1) + "\n")
-    table = markdown(report)
-    (out / "results.md").write_text(table)
+    save()
     plot(report, out)
     print()
-    print(table)
+    print(markdown(report))
     return 0
 
 

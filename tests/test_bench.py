@@ -51,6 +51,18 @@ def test_worker_answers_a_bad_request_with_one_error_line():
     assert answer == {"error": "ValueError: unknown implementation 'fortran'"}
 
 
+def test_loopnet_python_worker_needs_no_numpy_so_it_runs_under_pypy():
+    requests = [{"setup": {"implementation": "loopnet-python", "sizes": [784, 8, 10],
+                           "data": None, "batch": 10, "seed": 0, "lr": 0.1, "warm_up": 1}},
+                {"steps": 2}, {"accuracy": True}]
+    worker = subprocess.run([sys.executable, str(BENCH / "worker.py")], capture_output=True,
+                            text=True, timeout=120,
+                            input="".join(json.dumps(r) + "\n" for r in requests))
+    setup, steps, accuracy = (json.loads(line) for line in worker.stdout.splitlines())
+    assert setup["loaded"] == [] and setup["info"]["threads"] == "1"
+    assert steps["ms"] > 0 and 0.0 <= accuracy["accuracy"] <= 1.0
+
+
 def test_quick_run_isolates_peers_and_reports_best_peer_ratios(tmp_path):
     if not installed("numpy"):
         pytest.skip("the peers need NumPy")
