@@ -97,16 +97,21 @@ def test_failed_write_keeps_old_file_and_no_temp(tmp_path):
     assert leftovers(tmp_path) == ["m.json"]
 
 
-def test_failed_rename_keeps_no_temp(tmp_path, monkeypatch):
+def test_failed_rename_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    """Replacing an existing file ends in a rename (a new file is linked under its name
+    directly, without one): a refused rename leaves the old file whole and no temporary."""
     import os
 
     def refuse(src, dst):
         raise PermissionError("rename refused")
 
+    target = tmp_path / "m.json"
+    target.write_text("old")
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OutputFileError, match="rename refused"):
-        write_atomic(tmp_path / "m.json", "{}")
-    assert leftovers(tmp_path) == []
+        write_atomic(target, "{}")
+    assert leftovers(tmp_path) == ["m.json"]
+    assert target.read_text() == "old"
 
 
 def test_save_into_missing_directory(tmp_path):

@@ -331,7 +331,7 @@ def test_interrupted_compile_does_not_claim_kernels_ready(capsys, monkeypatch):
     from loopnet.backends import numba_background
     from loopnet.cli.stop_signals import Interrupted
 
-    def interrupted(trainer):
+    def interrupted(trainer, training_child=None):
         raise Interrupted(signal.SIGINT)
 
     monkeypatch.setattr(numba_background, "warm_up", interrupted)
