@@ -75,23 +75,18 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
     """Whether Numba's cache holds an index for this network's training loop (named after its
     shape, its optimizer in exact mode, and the sources: see numba_specialized and
     numba_parallel)."""
-    from loopnet.backends.numba_compile import SOURCE_TAG
+    from loopnet.backends import numba_parallel, numba_specialized
     from loopnet.cache import configure_numba_cache
     from loopnet.network import ACTIVATIONS, FORWARD_ONLY_ACTIVATIONS, OUTPUT_LOSSES
     from loopnet.optimizers import OPTIMIZERS
 
-    codes = (f"a{({**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS})[activation]}"
-             f"_o{OUTPUT_LOSSES[output, loss]}")
-    shape = "x".join(map(str, sizes))
+    codes = ({**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation], OUTPUT_LOSSES[output, loss])
     if parallel:
-        from loopnet.backends.numba_parallel import PARTS
-
-        name = f"numba_parallel.parallel_train_steps_from_pixels_{shape}_{codes}_p{PARTS}"
+        name = numba_parallel.training_loop_name(sizes, *codes)
     else:
-        kind = OPTIMIZERS[optimizer].kind
-        name = f"numba_specialized.train_steps_from_pixels_{shape}_{codes}_k{kind}"
+        name = numba_specialized.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
     folder = configure_numba_cache()
-    return folder is not None and any(folder.glob(f"*/{name}_{SOURCE_TAG}-*.nbi"))
+    return folder is not None and any(folder.glob(f"*/{name}-*.nbi"))
 
 
 def warm_up(trainer, training_child: subprocess.Popen | None = None) -> None:

@@ -56,7 +56,7 @@ from loopnet.backends.numba_compile import (  # noqa: E402
     compiled_kernels,
     one_per_shape,
 )
-from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
+from loopnet.backends.numba_specialized import shape_tag, specialized_kernels  # noqa: E402
 
 PARTS = numba.config.NUMBA_NUM_THREADS
 # W1's rows are shared out by the non-zero inputs of a dataset's first examples (input_bounds)
@@ -333,7 +333,7 @@ class ParallelKernels:
                 compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
                                        momentum, beta1, beta2)
 
-        tag = f"{'x'.join(map(str, shape))}_a{activation}_o{output}_p{parts}_{SOURCE_TAG}"
+        tag = _parallel_tag(shape, activation, output)
         # The functions call each other through a module registered in sys.modules: Numba keys
         # a cache entry on its function's pickled closure variables, and a module pickles as
         # its name, where a dispatcher would make a new key (and a recompile) in every process.
@@ -366,6 +366,15 @@ class ParallelKernels:
         examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
         bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
         return self._train_steps_from_pixels(*args, bounds, self._part_work)
+
+
+def _parallel_tag(shape, activation: int, output: int) -> str:
+    return f"{shape_tag(shape, activation, output)}_p{PARTS}_{SOURCE_TAG}"
+
+
+def training_loop_name(shape, activation: int, output: int) -> str:
+    """The cache name (module.qualname) of the parallel training loop for this network."""
+    return f"numba_parallel.parallel_train_steps_from_pixels_{_parallel_tag(shape, activation, output)}"
 
 
 def _compile(fn, tag: str, parallel: bool = True):

@@ -31,7 +31,7 @@ class SpecializedKernels:
     def __init__(self, sizes, activation: int, output: int) -> None:
         self._shape = tuple(int(n) for n in sizes)
         self._activation, self._output = activation, output
-        self._tag = f"{'x'.join(map(str, self._shape))}_a{activation}_o{output}"
+        self._tag = shape_tag(self._shape, activation, output)
         self._loops = {}
         kernels = bound_kernels(activation, output)
         shape = self._shape
@@ -103,7 +103,21 @@ class SpecializedKernels:
                                          beta1, beta2)
                 losses[s] = loss
 
-        return _compile(train_steps_from_pixels, f"{self._tag}_k{kind}_{SOURCE_TAG}")
+        return _compile(train_steps_from_pixels, _loop_tag(shape, activation, output, kind))
+
+
+def shape_tag(shape, activation: int, output: int) -> str:
+    """The part of the compiled functions' names that tells their network apart."""
+    return f"{'x'.join(map(str, shape))}_a{activation}_o{output}"
+
+
+def _loop_tag(shape, activation: int, output: int, kind: int) -> str:
+    return f"{shape_tag(shape, activation, output)}_k{kind}_{SOURCE_TAG}"
+
+
+def training_loop_name(shape, activation: int, output: int, kind: int) -> str:
+    """The cache name (module.qualname) of the training loop for this network and optimizer."""
+    return f"numba_specialized.train_steps_from_pixels_{_loop_tag(shape, activation, output, kind)}"
 
 
 def _compile(fn, tag: str):
