@@ -19,9 +19,10 @@ The forward pass keeps exact mode's example-by-example order: run input by input
 summed in ascending i, also bit-exact) it was measured slower, 148 µs against 111 µs for
 784-50-10 (the minibatch's Z, 40 kB, does not stay in L1 as one example's z does).
 
-The functions are compiled with `inline="always"` into the per-shape training loops
-(numba_specialized, numba_parallel); they are Numba-only and never change loopnet/kernels.py,
-which stays the readable per-example version.
+The functions are compiled with `inline="always"` into exact mode's per-shape training loop
+(numba_specialized); parallel mode keeps its example-by-example backward (each core's half of
+ΔW1 fits its L2 there, and the grouping measured slower).  They are Numba-only and never
+change loopnet/kernels.py, which stays the readable per-example version.
 """
 import numba
 
@@ -29,55 +30,50 @@ inline = numba.njit(inline="always")
 
 
 @inline
-def group_by_input(input_index, input_value, bounds, stride, offset, batch, lo, hi, input_start,
-                   cursor, input_example, input_x):
-    """Regroup the inputs lo <= i < hi of the minibatch's sparse rows by input, examples
-    ascending (a stable counting sort).
-
-    Example n's inputs are p = bounds[n * stride + offset] ... bounds[n * stride + offset + 1]
-    - 1 (exact mode: row_start, stride 1, offset 0; parallel mode: part t's share of each row).
-    Afterwards input i's examples are q = input_start[i - lo] ... input_start[i - lo + 1] - 1:
+def group_by_input(row_start, input_index, input_value, batch, n_in, input_start, cursor,
+                   input_example, input_x):
+    """Regroup the minibatch's sparse rows by input, examples ascending (a stable counting
+    sort): afterwards input i's examples are q = input_start[i] ... input_start[i + 1] - 1, and
     example n = input_example[q] has X_{n,i} = input_x[q].
-    input_start, cursor: (hi - lo + 1); input_example, input_x: as many as the inputs grouped.
+    input_start, cursor: (n_in + 1); input_example, input_x: one per non-zero input.
     """
-    for k in range(hi - lo + 1):
-        cursor[k] = 0
-    for n in range(batch):
-        for p in range(bounds[n * stride + offset], bounds[n * stride + offset + 1]):
-            cursor[max(input_index[p] - lo, 0) + 1] += 1  # cursor[k + 1]: count of input lo + k
+    for i in range(n_in + 1):
+        cursor[i] = 0
+    for p in range(row_start[0], row_start[batch]):
+        cursor[max(input_index[p], 0) + 1] += 1  # cursor[i + 1]: how many examples have input i
     total = 0
-    for k in range(hi - lo + 1):  # cursor[k] becomes where input lo + k's examples begin
-        total += cursor[k]
-        cursor[k] = total
-        input_start[k] = total
+    for i in range(n_in + 1):  # cursor[i] becomes where input i's examples begin
+        total += cursor[i]
+        cursor[i] = total
+        input_start[i] = total
     for n in range(batch):
-        for p in range(bounds[n * stride + offset], bounds[n * stride + offset + 1]):
-            k = max(input_index[p] - lo, 0)
-            q = cursor[k]
+        for p in range(row_start[n], row_start[n + 1]):
+            i = max(input_index[p], 0)
+            q = cursor[i]
             input_example[q] = n
             input_x[q] = input_value[p]
-            cursor[k] = q + 1
+            cursor[i] = q + 1
 
 
 @inline
-def first_layer_backward(input_start, input_example, input_x, lo, hi, dZ1, dW, dB, batch, n_out):
-    """ΔB_j = Σ_n z_{n,j} ;  ΔW_{i,j} = Σ_n X_{n,i} · z_{n,j} for lo <= i < hi, both in
-    ascending n, from the examples' first-layer z in dZ1[n * n_out + j] (no h: nothing
-    precedes X) and the inputs grouped by `group_by_input`."""
+def first_layer_backward(input_start, input_example, input_x, n_in, dZ1, dW, dB, batch, n_out):
+    """ΔB_j = Σ_n z_{n,j} ;  ΔW_{i,j} = Σ_n X_{n,i} · z_{n,j}, both in ascending n, from the
+    examples' first-layer z in dZ1[n * n_out + j] (no h: nothing precedes X) and the inputs
+    grouped by `group_by_input`."""
     for j in range(n_out):
         dB[j] = 0.0
     for n in range(batch):
         for j in range(n_out):
             dB[j] += dZ1[n * n_out + j]
-    for i in range(lo, hi):
+    for i in range(n_in):
         row = i * n_out
         for j in range(n_out):
             dW[row + j] = 0.0
         # Four examples per pass over row i of ΔW: (((ΔW + a) + b) + c) + d are the additions of
         # four single passes in the same order, with a quarter of the loads and stores of ΔW.
         # max(..., 0): the index is >= 0, so dZ1[z + j] needs no wraparound code
-        q = input_start[i - lo]
-        end = input_start[i - lo + 1]
+        q = input_start[i]
+        end = input_start[i + 1]
         while q + 3 < end:
             z_a = max(input_example[q], 0) * n_out
             z_b = max(input_example[q + 1], 0) * n_out

@@ -76,8 +76,8 @@ class SpecializedKernels:
                 kernels.gather_batch(pixel_start, pixel_index, pixel_value, labels,
                                      indices[s * batch:(s + 1) * batch], batch, n_out,
                                      row_start, input_index, input_value, T, batch_labels)
-                input_major.group_by_input(input_index, input_value, row_start, 1, 0, batch, 0,
-                                           n_in, input_start, cursor, input_example, input_x)
+                input_major.group_by_input(row_start, input_index, input_value, batch, n_in,
+                                           input_start, cursor, input_example, input_x)
                 for p in range(2, len(grads)):
                     g = grads[p]
                     for i in range(len(g)):
@@ -93,8 +93,8 @@ class SpecializedKernels:
                     dz = dZ[0]
                     for j in range(n_first):
                         dZ1[n * n_first + j] = dz[j]
-                input_major.first_layer_backward(input_start, input_example, input_x, 0, n_in,
-                                                 dZ1, grads[0], grads[1], batch, n_first)
+                input_major.first_layer_backward(input_start, input_example, input_x, n_in, dZ1,
+                                                 grads[0], grads[1], batch, n_first)
                 loss = total / batch
                 if weight_decay != 0.0:
                     loss += kernels.weight_decay_term(params, len(shape) - 1, weight_decay)
