@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2, Rng
+from loopnet.backends.block_sampling import block_randbelow
+from loopnet.rng import Rng
 from loopnet.training import sampler_for
 
 
@@ -19,26 +20,13 @@ def dataset_arrays(data, dtype) -> tuple[np.ndarray, np.ndarray]:
 
 class MinibatchIndices:
     """loopnet's minibatch sequence of a run seeded `seed`: the draws rng.randbelow(n) of
-    `sampler_for(seed)`, computed a block at a time with NumPy (bit-identical to the one-by-one
-    draws; loopnet's Numba backend does the same, without importing Numba here).
-
-    SplitMix64's k-th output mixes only seed + k·γ, so k = 1..count are mixed at once.
-    """
+    `sampler_for(seed)`, a block at a time (loopnet.backends.block_sampling: NumPy only, the
+    same draws as loopnet's Numba backend, without importing Numba here)."""
 
     def __init__(self, seed: int, n: int) -> None:
-        if not 1 <= n <= 1 << 32:
-            raise ValueError(f"randbelow needs 1 <= n <= 2**32, got {n}")
         self.rng: Rng = sampler_for(seed)
         self.n = n
 
     def take(self, count: int) -> np.ndarray:
         """The next `count` indices, int64."""
-        k = np.arange(1, count + 1, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            z = np.uint64(self.rng.state) + k * np.uint64(GOLDEN_GAMMA)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
-            z = z ^ (z >> np.uint64(31))
-            indices = ((z >> np.uint64(32)) * np.uint64(self.n)) >> np.uint64(32)
-        self.rng.skip(count)
-        return indices.astype(np.int64)
+        return block_randbelow(self.rng, self.n, count)

@@ -16,11 +16,11 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.typed import List  # noqa: E402
 
+from loopnet.backends.block_sampling import block_randbelow  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
 from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
 from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
 from loopnet.errors import DataError, ShapeError  # noqa: E402
-from loopnet.rng import GOLDEN_GAMMA, MIX1, MIX2  # noqa: E402
 
 
 @numba.njit(cache=True)
@@ -90,21 +90,8 @@ class NumbaBackend:
         return [float(v) for v in buffer]
 
     def sample_indices(self, rng, n: int, count: int) -> np.ndarray:
-        """`count` draws of rng.randbelow(n), bit-identical to calling it `count` times.
-
-        SplitMix64 is counter-based (draw k mixes seed + k·γ), so the block is computed at once.
-        """
-        if not 1 <= n <= 1 << 32:
-            raise ValueError(f"randbelow needs 1 <= n <= 2**32, got {n}")
-        steps = np.arange(1, count + 1, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            z = np.uint64(rng.state) + steps * np.uint64(GOLDEN_GAMMA)
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
-            z = z ^ (z >> np.uint64(31))
-            indices = ((z >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32)
-        rng.skip(count)
-        return indices.astype(np.int64)
+        """`count` draws of rng.randbelow(n), bit-identical to calling it `count` times."""
+        return block_randbelow(rng, n, count)
 
     def rows(self, rows, width: int, what: str) -> tuple[np.ndarray, int]:
         """Rows as one flat float64 array; reject ragged rows, wrong widths and NaN."""
