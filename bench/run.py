@@ -611,6 +611,14 @@ def plot(report, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if report.get("steps"):
+        plot_steps(plt, report, out / "step_times.png")
+    if report.get("scaling"):
+        plot_scaling(plt, report, out / "scaling.png")
+
+
+def plot_steps(plt, report, path: Path) -> None:
+    """Median ms/step of each implementation per network size, fastest-slowest as error bars."""
     fig, ax = plt.subplots(figsize=(10, 4.5))
     sizes = list(dict.fromkeys(r["size"] for r in report["steps"]))
     names = list(dict.fromkeys(r["implementation"] for r in report["steps"]))
@@ -630,31 +638,34 @@ def plot(report, out: Path) -> None:
                  fontsize=9)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "step_times.png")
+    fig.savefig(path)
     plt.close(fig)
-    if report.get("scaling"):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        for (key, label), ax_ in zip((("hidden", "hidden units (batch 100)"),
-                                      ("batch", f"batch size (784-{SCALING_BATCH_HIDDEN}-10)")),
-                                     axes):
-            rows = report["scaling"][key]
-            values = list(dict.fromkeys(r[key] for r in rows))
-            best = [min(r["ms_per_step"] for r in rows if r[key] == v and not r["peer"])
-                    for v in values]
-            ax_.plot(values, best, marker="o", linewidth=2.5, color="black",
-                     label="loopnet, best mode")
-            for name in dict.fromkeys(r["implementation"] for r in rows if r["peer"]):
-                pts = [(r[key], r["ms_per_step"]) for r in rows if r["implementation"] == name]
-                ax_.plot(*zip(*pts), marker=".", label=name)
-            ax_.set_xscale("log")
-            ax_.set_xticks(values, [str(v) for v in values])
-            ax_.set_yscale("log")
-            ax_.set_xlabel(label)
-            ax_.set_ylabel("ms per step")
-            ax_.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "scaling.png")
-        plt.close(fig)
+
+
+def plot_scaling(plt, report, path: Path) -> None:
+    """loopnet's best mode against each peer over hidden size and over batch size."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for (key, label), ax_ in zip((("hidden", "hidden units (batch 100)"),
+                                  ("batch", f"batch size (784-{SCALING_BATCH_HIDDEN}-10)")),
+                                 axes):
+        rows = report["scaling"][key]
+        values = list(dict.fromkeys(r[key] for r in rows))
+        best = [min(r["ms_per_step"] for r in rows if r[key] == v and not r["peer"])
+                for v in values]
+        ax_.plot(values, best, marker="o", linewidth=2.5, color="black",
+                 label="loopnet, best mode")
+        for name in dict.fromkeys(r["implementation"] for r in rows if r["peer"]):
+            pts = [(r[key], r["ms_per_step"]) for r in rows if r["implementation"] == name]
+            ax_.plot(*zip(*pts), marker=".", label=name)
+        ax_.set_xscale("log")
+        ax_.set_xticks(values, [str(v) for v in values])
+        ax_.set_yscale("log")
+        ax_.set_xlabel(label)
+        ax_.set_ylabel("ms per step")
+        ax_.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def results_dir(out: str | None, quick: bool) -> Path:
