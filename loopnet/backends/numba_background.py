@@ -82,7 +82,7 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
 
     codes = ({**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation], OUTPUT_LOSSES[output, loss])
     if parallel:
-        name = numba_parallel.training_loop_name(sizes, *codes)
+        name = numba_parallel.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
     else:
         name = numba_specialized.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
     folder = configure_numba_cache()

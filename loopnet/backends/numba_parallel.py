@@ -26,9 +26,9 @@ So each core reads and writes only its own part of W1 and ΔW1 (about 314 kB eac
 784-50-10): they stay in its cache from step to step, and no core sums up another core's copy
 of ΔW1 (which limited the first design, split by examples only, to 1.3× on two cores).  Like
 exact mode's training loop (see numba_specialized), everything is compiled for one network
-shape with the kernels inlined, and also with `fastmath={"contract"}`: x·w + z may become one
-fused multiply-add, rounded once instead of twice (the first layer's forward gets up to 1.4×
-faster).
+shape and optimizer with the kernels inlined, and also with `fastmath={"contract"}`: x·w + z
+may become one fused multiply-add, rounded once instead of twice (the first layer's forward
+gets up to 1.4× faster).
 That and the order of the sums over parts are the only differences from exact mode, so results
 are deterministic for a given P and data, and agree with exact mode to rounding (tested
 ≤ 1e-12, with P = 2 and P = 3).
@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 from numba.typed import List  # noqa: E402
 
+from loopnet import kernels as python_kernels  # noqa: E402
 from loopnet.backends.numba_compile import (  # noqa: E402
     SOURCE_TAG,
     bound_kernels,
@@ -69,6 +70,13 @@ PRANGE_ONLY = {option: option == "prange" for option in (
 
 
 CACHE_LINE_DOUBLES = 8  # 64 bytes
+
+# where kernels.train_step and kernels.train_steps_from_pixels take the optimizer code
+STEP_OPTIMIZER_ARGUMENT = 17
+LOOP_OPTIMIZER_ARGUMENT = 24
+# batch_gradient updates nothing, so any optimizer's compiled loops serve it: SGD's, which
+# training most often compiles anyway
+GRADIENT_KIND = python_kernels.SGD
 
 
 def _padded_zeros(n: int) -> np.ndarray:
@@ -134,247 +142,266 @@ def _share(count, part, parts):
 class ParallelKernels:
     """`batch_gradient`, `train_step` and `train_steps_from_pixels` of
     loopnet.kernels (same signatures) made parallel as described above, compiled for `sizes`,
-    `activation` and `output`; `count_correct` is exact mode's."""
+    `activation` and `output`, and for the optimizer code in their arguments on first use of
+    each; `count_correct` is exact mode's."""
 
     def __init__(self, sizes, activation: int, output: int) -> None:
-        K = bound_kernels(activation, output)
-        shape = tuple(int(n) for n in sizes)
-        n_in, n_first, n_out = shape[0], shape[1], shape[-1]
-        n_layers = len(shape) - 1
-        n_tensors = 2 * n_layers
-        parts = PARTS
-
-        # What one part does in each region: compiled once per shape like exact mode's loop
-        # (kernels inlined, sizes constant), and called by the regions below in a parallel loop.
-        # Numba's parallel-loop passes cost compile time in proportion to the code inside the
-        # loop, so that code is kept small (compiling the training loop: 12.3 s before, 8.1 s).
-        def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, batch,
-                        row_start, input_index, input_value, T, batch_labels):
-            """Region 1: kernels.gather_batch for the part's share of the examples, so that they
-            are in the cache of the core that reads them next."""
-            first, end = _share(batch, part, parts)
-            offset = row_start[first]
-            own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
-            K.gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[first:end],
-                           end - first, n_out, own_start, input_index[offset:],
-                           input_value[offset:], T[first * n_out:], batch_labels[first:])
-
-        def first_forward_part(part, bounds, row_start, input_index, input_value, batch, params,
-                               part_z, split):
-            """Region 2: the part's rows' terms of every example's first-layer Z_j."""
-            lo, hi = bounds[part], bounds[part + 1]
-            bias = params[1] if part == 0 else np.zeros(n_first)
-            for n in range(batch):
-                start, stop = row_start[n], row_start[n + 1]
-                a = _first_at_least(input_index, start, stop, lo)
-                b = _first_at_least(input_index, a, stop, hi)
-                split[n * (parts + 1) + part] = a
-                if part == parts - 1:
-                    split[n * (parts + 1) + parts] = stop
-                z0 = (part * batch + n) * n_first
-                K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
-                                       part_z[z0:z0 + n_first], n_first)
-
-        def examples_part(part, T, batch, params, log_guard, part_z, first_z, part_work):
-            """Region 3: the layers above the first for the part's share of the examples; returns
-            their summed loss."""
-            Zt, Ht, dZt, dHt, g, At = part_work[part]
-            for p in range(2, n_tensors):
-                buf = g[p]
-                for i in range(len(buf)):
-                    buf[i] = 0.0
-            first, end = _share(batch, part, parts)
-            total = 0.0
-            for n in range(first, end):
-                z = Zt[0]
-                for j in range(n_first):
-                    z[j] = part_z[n * n_first + j]
-                for u in range(1, parts):
-                    for j in range(n_first):
-                        z[j] += part_z[(u * batch + n) * n_first + j]
-                K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
-                total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
-                K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
-                                          output, Zt, Ht, dZt, dHt, At)
-                dz = dZt[0]
-                for j in range(n_first):
-                    first_z[n * n_first + j] = dz[j]
-            return total
-
-        def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
-                                first_z, part_work):
-            """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
-            lo, hi = bounds[part], bounds[part + 1]
-            dW = grads[0][lo * n_first:hi * n_first]
-            for i in range(len(dW)):
-                dW[i] = 0.0
-            dB = part_work[part][4][1]  # every part sums all of ΔB1; part 0's is kept
-            for j in range(n_first):
-                dB[j] = 0.0
-            for n in range(batch):
-                K.input_affine_backward(input_index, input_value, split[n * (parts + 1) + part],
-                                        split[n * (parts + 1) + part + 1],
-                                        first_z[n * n_first:(n + 1) * n_first], grads[0], dB,
-                                        n_first)
-
-        def update_part(part, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
-                        beta2):
-            """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
-            share of every other tensor."""
-            for p in range(len(params)):
-                if p == 0:
-                    first, end = bounds[part] * n_first, bounds[part + 1] * n_first
-                else:
-                    first, end = _share(len(params[p]), part, parts)
-                g = grads[p][first:end]
-                s1 = state1[p][first:end] if len(state1) > 0 else g
-                s2 = state2[p][first:end] if len(state2) > 0 else g
-                K.update_tensor(kind, params[p][first:end], g, s1, s2, lr, momentum, beta1,
-                                beta2)
-
-        # The regions (the serial code between them included), inlined into the entry points.
-        def gather_region(pixel_start, pixel_index, pixel_value, labels, indices, batch,
-                          row_start, input_index, input_value, T, batch_labels):
-            count = 0
-            for n in range(batch):  # where each example's row will begin
-                row_start[n] = count
-                count += pixel_start[indices[n] + 1] - pixel_start[indices[n]]
-            row_start[batch] = count
-            for t in prange(parts):
-                compiled.gather_part(np.int64(t), pixel_start, pixel_index, pixel_value, labels,
-                                     indices, batch, row_start, input_index, input_value, T,
-                                     batch_labels)
-
-        def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
-                             grads, log_guard, weight_decay, part_work):
-            """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
-            # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
-            # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
-            part_z = np.empty(parts * batch * n_first)
-            first_z = np.empty(batch * n_first)
-            # split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs
-            split = np.empty(batch * (parts + 1), dtype=np.int64)
-            part_loss = np.empty(parts)
-            for t in prange(parts):
-                compiled.first_forward_part(np.int64(t), bounds, row_start, input_index,
-                                            input_value, batch, params, part_z, split)
-            for t in prange(parts):
-                part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, log_guard,
-                                                      part_z, first_z, part_work)
-            # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
-            for p in range(2, n_tensors):
-                out = grads[p]
-                src = part_work[0][4][p]
-                for i in range(len(out)):
-                    out[i] = src[i]
-                for u in range(1, parts):
-                    src = part_work[u][4][p]
-                    for i in range(len(out)):
-                        out[i] += src[i]
-            for t in prange(parts):
-                compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
-                                             grads, split, first_z, part_work)
-            dB = part_work[0][4][1]
-            for j in range(n_first):
-                grads[1][j] = dB[j]
-            total = 0.0
-            for t in range(parts):
-                total += part_loss[t]
-            loss = total / batch
-            if weight_decay != 0.0:
-                loss += K.weight_decay_term(params, n_layers, weight_decay)
-                K.weight_decay_gradient(params, grads, n_layers, weight_decay)
-            return loss
-
-        def update_region(bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
-                          beta2):
-            for t in prange(parts):
-                compiled.update_part(np.int64(t), bounds, kind, params, grads, state1, state2, lr,
-                                     momentum, beta1, beta2)
-
-        # The entry points.  A whole training run is one compiled function: a call from one
-        # parallel function to another would make Numba optimize and generate the callee's code
-        # once more for the caller.
-        def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                           activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
-                           active, bounds, part_work):
-            """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
-            own, in part_work)."""
-            check_shape(sizes, activation_code, output_code, shape, activation, output)
-            return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
-                                             batch, params, grads, log_guard, weight_decay,
-                                             part_work)
-
-        def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
-                       activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
-                       kind, state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
-            check_shape(sizes, activation_code, output_code, shape, activation, output)
-            loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
-                                             batch, params, grads, log_guard, weight_decay,
-                                             part_work)
-            compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
-                                   beta1, beta2)
-            return loss
-
-        def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
-                                    steps, batch, params, grads, sizes, activation_code,
-                                    output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
-                                    row_start, input_index, input_value, T, batch_labels, kind,
-                                    state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
-                                    part_work):
-            check_shape(sizes, activation_code, output_code, shape, activation, output)
-            for s in range(steps):
-                compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
-                                       indices[s * batch:(s + 1) * batch], batch,
-                                       row_start, input_index, input_value, T, batch_labels)
-                losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
-                                                      input_value, T, batch, params, grads,
-                                                      log_guard, weight_decay, part_work)
-                compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
-                                       momentum, beta1, beta2)
-
-        tag = _parallel_tag(shape, activation, output)
-        # The functions call each other through a module registered in sys.modules: Numba keys
-        # a cache entry on its function's pickled closure variables, and a module pickles as
-        # its name, where a dispatcher would make a new key (and a recompile) in every process.
-        compiled = types.ModuleType(f"loopnet._parallel_{tag}")
-        sys.modules[compiled.__name__] = compiled
-        for part_fn in (gather_part, first_forward_part, examples_part, first_backward_part,
-                        update_part):
-            setattr(compiled, part_fn.__name__, _compile(part_fn, tag, parallel=False))
-        for region in (gather_region, gradient_regions, update_region):
-            setattr(compiled, region.__name__, numba.njit(inline="always")(region))
-        self._batch_gradient = _compile(batch_gradient, tag)
-        self._train_step = _compile(train_step, tag)
-        self._train_steps_from_pixels = _compile(train_steps_from_pixels, tag)
-        self.count_correct = specialized_kernels(shape, activation, output).count_correct
-        self._n_in = n_in
+        self._shape = tuple(int(n) for n in sizes)
+        self._activation, self._output = activation, output
+        self._loops = {}
+        self.count_correct = specialized_kernels(self._shape, activation, output).count_correct
+        self._n_in = self._shape[0]
         # a typed List: Numba passes tuples of tuples into parallel loops only inside one
-        self._part_work = _typed_list(tuple(_part_buffers(shape) for _ in range(parts)))
+        self._part_work = _typed_list(tuple(_part_buffers(self._shape) for _ in range(PARTS)))
+
+    def _for_kind(self, kind: int) -> types.SimpleNamespace:
+        if kind not in self._loops:
+            self._loops[kind] = _compile_loops(self._shape, self._activation, self._output, kind)
+        return self._loops[kind]
 
     # the compiled functions take two more arguments: W1's row bounds and the parts' buffers
     def batch_gradient(self, *args):
         bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
-        return self._batch_gradient(*args, bounds, self._part_work)
+        return self._for_kind(GRADIENT_KIND).batch_gradient(*args, bounds, self._part_work)
 
     def train_step(self, *args):
         bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
-        return self._train_step(*args, bounds, self._part_work)
+        loops = self._for_kind(int(args[STEP_OPTIMIZER_ARGUMENT]))
+        return loops.train_step(*args, bounds, self._part_work)
 
     def train_steps_from_pixels(self, *args):
         pixel_start, pixel_index = args[0], args[1]
         examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
         bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
-        return self._train_steps_from_pixels(*args, bounds, self._part_work)
+        loops = self._for_kind(int(args[LOOP_OPTIMIZER_ARGUMENT]))
+        return loops.train_steps_from_pixels(*args, bounds, self._part_work)
 
 
-def _parallel_tag(shape, activation: int, output: int) -> str:
-    return f"{shape_tag(shape, activation, output)}_p{PARTS}_{SOURCE_TAG}"
+def _compile_loops(shape: tuple, activation: int, output: int,
+                   kind: int) -> types.SimpleNamespace:
+    """The parallel entry points for one network and optimizer.  Binding the optimizer
+    (numba_compile.bound_kernels) leaves one update kernel in the update region instead of
+    four: a first parallel run compiled in 13 s instead of 22 s (784-50-10, SGD)."""
+    K = bound_kernels(activation, output, kind)
+    n_first, n_out = shape[1], shape[-1]
+    n_layers = len(shape) - 1
+    n_tensors = 2 * n_layers
+    parts = PARTS
+
+    # What one part does in each region: compiled once per shape like exact mode's loop
+    # (kernels inlined, sizes constant), and called by the regions below in a parallel loop.
+    # Numba's parallel-loop passes cost compile time in proportion to the code inside the
+    # loop, so that code is kept small (compiling the training loop: 12.3 s before, 8.1 s).
+    def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, batch,
+                    row_start, input_index, input_value, T, batch_labels):
+        """Region 1: kernels.gather_batch for the part's share of the examples, so that they
+        are in the cache of the core that reads them next."""
+        first, end = _share(batch, part, parts)
+        offset = row_start[first]
+        own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
+        K.gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[first:end],
+                       end - first, n_out, own_start, input_index[offset:],
+                       input_value[offset:], T[first * n_out:], batch_labels[first:])
+
+    def first_forward_part(part, bounds, row_start, input_index, input_value, batch, params,
+                           part_z, split):
+        """Region 2: the part's rows' terms of every example's first-layer Z_j."""
+        lo, hi = bounds[part], bounds[part + 1]
+        bias = params[1] if part == 0 else np.zeros(n_first)
+        for n in range(batch):
+            start, stop = row_start[n], row_start[n + 1]
+            a = _first_at_least(input_index, start, stop, lo)
+            b = _first_at_least(input_index, a, stop, hi)
+            split[n * (parts + 1) + part] = a
+            if part == parts - 1:
+                split[n * (parts + 1) + parts] = stop
+            z0 = (part * batch + n) * n_first
+            K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
+                                   part_z[z0:z0 + n_first], n_first)
+
+    def examples_part(part, T, batch, params, log_guard, part_z, first_z, part_work):
+        """Region 3: the layers above the first for the part's share of the examples; returns
+        their summed loss."""
+        Zt, Ht, dZt, dHt, g, At = part_work[part]
+        for p in range(2, n_tensors):
+            buf = g[p]
+            for i in range(len(buf)):
+                buf[i] = 0.0
+        first, end = _share(batch, part, parts)
+        total = 0.0
+        for n in range(first, end):
+            z = Zt[0]
+            for j in range(n_first):
+                z[j] = part_z[n * n_first + j]
+            for u in range(1, parts):
+                for j in range(n_first):
+                    z[j] += part_z[(u * batch + n) * n_first + j]
+            K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
+            total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
+            K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
+                                      output, Zt, Ht, dZt, dHt, At)
+            dz = dZt[0]
+            for j in range(n_first):
+                first_z[n * n_first + j] = dz[j]
+        return total
+
+    def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
+                            first_z, part_work):
+        """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
+        lo, hi = bounds[part], bounds[part + 1]
+        dW = grads[0][lo * n_first:hi * n_first]
+        for i in range(len(dW)):
+            dW[i] = 0.0
+        dB = part_work[part][4][1]  # every part sums all of ΔB1; part 0's is kept
+        for j in range(n_first):
+            dB[j] = 0.0
+        for n in range(batch):
+            K.input_affine_backward(input_index, input_value, split[n * (parts + 1) + part],
+                                    split[n * (parts + 1) + part + 1],
+                                    first_z[n * n_first:(n + 1) * n_first], grads[0], dB,
+                                    n_first)
+
+    def update_part(part, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
+                    beta2):
+        """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
+        share of every other tensor."""
+        for p in range(len(params)):
+            if p == 0:
+                first, end = bounds[part] * n_first, bounds[part + 1] * n_first
+            else:
+                first, end = _share(len(params[p]), part, parts)
+            g = grads[p][first:end]
+            s1 = state1[p][first:end] if len(state1) > 0 else g
+            s2 = state2[p][first:end] if len(state2) > 0 else g
+            K.update_tensor(kind, params[p][first:end], g, s1, s2, lr, momentum, beta1,
+                            beta2)
+
+    # The regions (the serial code between them included), inlined into the entry points.
+    def gather_region(pixel_start, pixel_index, pixel_value, labels, indices, batch,
+                      row_start, input_index, input_value, T, batch_labels):
+        count = 0
+        for n in range(batch):  # where each example's row will begin
+            row_start[n] = count
+            count += pixel_start[indices[n] + 1] - pixel_start[indices[n]]
+        row_start[batch] = count
+        for t in prange(parts):
+            compiled.gather_part(np.int64(t), pixel_start, pixel_index, pixel_value, labels,
+                                 indices, batch, row_start, input_index, input_value, T,
+                                 batch_labels)
+
+    def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
+                         grads, log_guard, weight_decay, part_work):
+        """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
+        # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
+        # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
+        part_z = np.empty(parts * batch * n_first)
+        first_z = np.empty(batch * n_first)
+        # split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs
+        split = np.empty(batch * (parts + 1), dtype=np.int64)
+        part_loss = np.empty(parts)
+        for t in prange(parts):
+            compiled.first_forward_part(np.int64(t), bounds, row_start, input_index,
+                                        input_value, batch, params, part_z, split)
+        for t in prange(parts):
+            part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, log_guard,
+                                                  part_z, first_z, part_work)
+        # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
+        for p in range(2, n_tensors):
+            out = grads[p]
+            src = part_work[0][4][p]
+            for i in range(len(out)):
+                out[i] = src[i]
+            for u in range(1, parts):
+                src = part_work[u][4][p]
+                for i in range(len(out)):
+                    out[i] += src[i]
+        for t in prange(parts):
+            compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
+                                         grads, split, first_z, part_work)
+        dB = part_work[0][4][1]
+        for j in range(n_first):
+            grads[1][j] = dB[j]
+        total = 0.0
+        for t in range(parts):
+            total += part_loss[t]
+        loss = total / batch
+        if weight_decay != 0.0:
+            loss += K.weight_decay_term(params, n_layers, weight_decay)
+            K.weight_decay_gradient(params, grads, n_layers, weight_decay)
+        return loss
+
+    def update_region(bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
+                      beta2):
+        for t in prange(parts):
+            compiled.update_part(np.int64(t), bounds, kind, params, grads, state1, state2, lr,
+                                 momentum, beta1, beta2)
+
+    # The entry points.  A whole training run is one compiled function: a call from one
+    # parallel function to another would make Numba optimize and generate the callee's code
+    # once more for the caller.
+    def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                       activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
+                       active, bounds, part_work):
+        """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
+        own, in part_work)."""
+        check_shape(sizes, activation_code, output_code, shape, activation, output)
+        return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+                                         batch, params, grads, log_guard, weight_decay,
+                                         part_work)
+
+    def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
+                   activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
+                   kind, state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
+        check_shape(sizes, activation_code, output_code, shape, activation, output)
+        loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+                                         batch, params, grads, log_guard, weight_decay,
+                                         part_work)
+        compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
+                               beta1, beta2)
+        return loss
+
+    def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
+                                steps, batch, params, grads, sizes, activation_code,
+                                output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
+                                row_start, input_index, input_value, T, batch_labels, kind,
+                                state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
+                                part_work):
+        check_shape(sizes, activation_code, output_code, shape, activation, output)
+        for s in range(steps):
+            compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
+                                   indices[s * batch:(s + 1) * batch], batch,
+                                   row_start, input_index, input_value, T, batch_labels)
+            losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
+                                                  input_value, T, batch, params, grads,
+                                                  log_guard, weight_decay, part_work)
+            compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
+                                   momentum, beta1, beta2)
+
+    tag = _parallel_tag(shape, activation, output, kind)
+    # The functions call each other through a module registered in sys.modules: Numba keys
+    # a cache entry on its function's pickled closure variables, and a module pickles as
+    # its name, where a dispatcher would make a new key (and a recompile) in every process.
+    compiled = types.ModuleType(f"loopnet._parallel_{tag}")
+    sys.modules[compiled.__name__] = compiled
+    for part_fn in (gather_part, first_forward_part, examples_part, first_backward_part,
+                    update_part):
+        setattr(compiled, part_fn.__name__, _compile(part_fn, tag, parallel=False))
+    for region in (gather_region, gradient_regions, update_region):
+        setattr(compiled, region.__name__, numba.njit(inline="always")(region))
+    return types.SimpleNamespace(batch_gradient=_compile(batch_gradient, tag),
+                                 train_step=_compile(train_step, tag),
+                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag))
 
 
-def training_loop_name(shape, activation: int, output: int) -> str:
-    """The cache name (module.qualname) of the parallel training loop for this network."""
-    return f"numba_parallel.parallel_train_steps_from_pixels_{_parallel_tag(shape, activation, output)}"
+def _parallel_tag(shape, activation: int, output: int, kind: int) -> str:
+    return f"{shape_tag(shape, activation, output)}_k{kind}_p{PARTS}_{SOURCE_TAG}"
+
+
+def training_loop_name(shape, activation: int, output: int, kind: int) -> str:
+    """The cache name (module.qualname) of the parallel training loop for this network and
+    optimizer."""
+    tag = _parallel_tag(shape, activation, output, kind)
+    return f"numba_parallel.parallel_train_steps_from_pixels_{tag}"
 
 
 def _compile(fn, tag: str, parallel: bool = True):
