@@ -302,8 +302,14 @@ def test_forward_loss_gradient_within_tolerance(activation, output_loss, weight_
     assert max_difference(g_exact["W1"], [[0.0] * SIZES[1]] * SIZES[0]) > 0.0  # not all zero
 
 
-@pytest.mark.parametrize("activation, output_loss, optimizer",
-                         [(*case, optimizer) for case in PARALLEL_CASES for optimizer in OPTIMIZERS])
+# ... and per optimizer, whose update kernel is bound apart from the activation and output: SGD
+# with every case, each other optimizer with the first and the last (a compile each)
+PARALLEL_TRAINING_CASES = [*((*case, "sgd") for case in PARALLEL_CASES),
+                           *((*case, optimizer) for optimizer in OPTIMIZERS[1:]
+                             for case in (PARALLEL_CASES[0], PARALLEL_CASES[-1]))]
+
+
+@pytest.mark.parametrize("activation, output_loss, optimizer", PARALLEL_TRAINING_CASES)
 def test_fifty_train_steps_within_tolerance(activation, output_loss, optimizer):
     output, loss = output_loss
     exact, parallel = exact_and_parallel(activation=activation, output=output, loss=loss,

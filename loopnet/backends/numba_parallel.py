@@ -47,7 +47,6 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000000")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
-from numba.typed import List  # noqa: E402
 
 from loopnet import kernels as python_kernels  # noqa: E402
 from loopnet.backends.numba_compile import (  # noqa: E402
@@ -79,31 +78,30 @@ LOOP_OPTIMIZER_ARGUMENT = 24
 GRADIENT_KIND = python_kernels.SGD
 
 
-def _padded_zeros(n: int) -> np.ndarray:
-    """n zeros with a cache line of padding on each side, so that the parts writing their own
-    small buffers (ΔB, Z, H...) never share a cache line (false sharing)."""
-    return np.zeros(n + 2 * CACHE_LINE_DOUBLES)[CACHE_LINE_DOUBLES:CACHE_LINE_DOUBLES + n]
+def _line_padded(n: int) -> int:
+    """Whole cache lines holding n doubles and at least one more line."""
+    return (n // CACHE_LINE_DOUBLES + 2) * CACHE_LINE_DOUBLES
 
 
-def _part_buffers(shape: tuple) -> tuple:
-    """One part's work buffers (Z, H, dZ, dH: one per layer), gradients (W1, B1, ...) and the
-    `active` index buffer."""
+def _part_buffers(shape: tuple, parts: int) -> tuple:
+    """Every part's own buffers, part t's at index t of each array:
+
+    - work (4, parts, L, width): Z, H, dZ, dH, row l for layer l (the kernels index them by
+      layer and loop to each layer's own width);
+    - grads (parts, 2L, size): row p for tensor p, ΔB1 and the ΔW, ΔB of the layers above the
+      first (row 0 is unused: the parts write their rows of ΔW1 into the shared ΔW1);
+    - active (parts, size): the kernels' index buffer.
+
+    Plain arrays rather than a list of tuples: a parallel loop takes arrays as they are, where
+    a typed List cost two seconds of a first run's compile.  Every row ends with at least a
+    cache line of padding, so that the parts never write to one line (false sharing).
+    """
     widths = shape[1:]
-    work = tuple(tuple(_padded_zeros(n) for n in widths) for _ in range(4))
-    grads = tuple(_padded_zeros(size) for n_in, n_out in zip(shape, widths)
-                  for size in (n_in * n_out, n_out))
-    active = np.zeros(max(shape[1:-1], default=1) + 2 * CACHE_LINE_DOUBLES, dtype=np.int64)
-    return (*work, grads, active[CACHE_LINE_DOUBLES:-CACHE_LINE_DOUBLES])
-
-
-@numba.njit(cache=True)
-def _typed_list(items):
-    """A typed List of `items` (a tuple of same-typed items), made in compiled code: made in
-    Python it would compile Numba's list helpers (0.3 s) in every process."""
-    out = List()
-    for item in items:
-        out.append(item)
-    return out
+    tensor_sizes = [size for n_in, n_out in zip(shape, widths) for size in (n_in * n_out, n_out)]
+    work = np.zeros((4, parts, len(widths), _line_padded(max(widths))))
+    grads = np.zeros((parts, len(tensor_sizes), _line_padded(max(tensor_sizes[1:]))))
+    active = np.zeros((parts, _line_padded(max(shape[1:-1], default=1))), dtype=np.int64)
+    return work, grads, active
 
 
 def input_bounds(row_start, input_index, rows: int, n_in: int, parts: int) -> np.ndarray:
@@ -151,30 +149,29 @@ class ParallelKernels:
         self._loops = {}
         self.count_correct = specialized_kernels(self._shape, activation, output).count_correct
         self._n_in = self._shape[0]
-        # a typed List: Numba passes tuples of tuples into parallel loops only inside one
-        self._part_work = _typed_list(tuple(_part_buffers(self._shape) for _ in range(PARTS)))
+        self._part_work = _part_buffers(self._shape, PARTS)
 
     def _for_kind(self, kind: int) -> types.SimpleNamespace:
         if kind not in self._loops:
             self._loops[kind] = _compile_loops(self._shape, self._activation, self._output, kind)
         return self._loops[kind]
 
-    # the compiled functions take two more arguments: W1's row bounds and the parts' buffers
+    # the compiled functions take more arguments: W1's row bounds and the parts' buffers
     def batch_gradient(self, *args):
         bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
-        return self._for_kind(GRADIENT_KIND).batch_gradient(*args, bounds, self._part_work)
+        return self._for_kind(GRADIENT_KIND).batch_gradient(*args, bounds, *self._part_work)
 
     def train_step(self, *args):
         bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
         loops = self._for_kind(int(args[STEP_OPTIMIZER_ARGUMENT]))
-        return loops.train_step(*args, bounds, self._part_work)
+        return loops.train_step(*args, bounds, *self._part_work)
 
     def train_steps_from_pixels(self, *args):
         pixel_start, pixel_index = args[0], args[1]
         examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
         bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
         loops = self._for_kind(int(args[LOOP_OPTIMIZER_ARGUMENT]))
-        return loops.train_steps_from_pixels(*args, bounds, self._part_work)
+        return loops.train_steps_from_pixels(*args, bounds, *self._part_work)
 
 
 def _compile_loops(shape: tuple, activation: int, output: int,
@@ -219,10 +216,12 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             K.input_affine_forward(input_index, input_value, a, b, params[0], bias,
                                    part_z[z0:z0 + n_first], n_first)
 
-    def examples_part(part, T, batch, params, log_guard, part_z, first_z, part_work):
+    def examples_part(part, T, batch, params, log_guard, part_z, first_z, work, part_grads,
+                      part_active):
         """Region 3: the layers above the first for the part's share of the examples; returns
         their summed loss."""
-        Zt, Ht, dZt, dHt, g, At = part_work[part]
+        Zt, Ht, dZt, dHt = work[0, part], work[1, part], work[2, part], work[3, part]
+        g, At = part_grads[part], part_active[part]
         for p in range(2, n_tensors):
             buf = g[p]
             for i in range(len(buf)):
@@ -246,13 +245,13 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         return total
 
     def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
-                            first_z, part_work):
+                            first_z, part_grads):
         """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
         lo, hi = bounds[part], bounds[part + 1]
         dW = grads[0][lo * n_first:hi * n_first]
         for i in range(len(dW)):
             dW[i] = 0.0
-        dB = part_work[part][4][1]  # every part sums all of ΔB1; part 0's is kept
+        dB = part_grads[part, 1]  # every part sums all of ΔB1; part 0's is kept
         for j in range(n_first):
             dB[j] = 0.0
         for n in range(batch):
@@ -290,7 +289,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                  batch_labels)
 
     def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
-                         grads, log_guard, weight_decay, part_work):
+                         grads, log_guard, weight_decay, work, part_grads, part_active):
         """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
         # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
         # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
@@ -304,21 +303,22 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                         input_value, batch, params, part_z, split)
         for t in prange(parts):
             part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, log_guard,
-                                                  part_z, first_z, part_work)
+                                                  part_z, first_z, work, part_grads,
+                                                  part_active)
         # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
         for p in range(2, n_tensors):
             out = grads[p]
-            src = part_work[0][4][p]
+            src = part_grads[0, p]
             for i in range(len(out)):
                 out[i] = src[i]
             for u in range(1, parts):
-                src = part_work[u][4][p]
+                src = part_grads[u, p]
                 for i in range(len(out)):
                     out[i] += src[i]
         for t in prange(parts):
             compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
-                                         grads, split, first_z, part_work)
-        dB = part_work[0][4][1]
+                                         grads, split, first_z, part_grads)
+        dB = part_grads[0, 1]
         for j in range(n_first):
             grads[1][j] = dB[j]
         total = 0.0
@@ -341,21 +341,22 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # once more for the caller.
     def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
-                       active, bounds, part_work):
+                       active, bounds, work, part_grads, part_active):
         """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
-        own, in part_work)."""
+        own, in work and part_active)."""
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         part_work)
+                                         work, part_grads, part_active)
 
     def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                    activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
-                   kind, state1, state2, lr, momentum, beta1, beta2, bounds, part_work):
+                   kind, state1, state2, lr, momentum, beta1, beta2, bounds, work,
+                   part_grads, part_active):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         part_work)
+                                         work, part_grads, part_active)
         compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
                                beta1, beta2)
         return loss
@@ -365,7 +366,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                 output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                                 row_start, input_index, input_value, T, batch_labels, kind,
                                 state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
-                                part_work):
+                                work, part_grads, part_active):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         for s in range(steps):
             compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
@@ -373,7 +374,8 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                    row_start, input_index, input_value, T, batch_labels)
             losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
                                                   input_value, T, batch, params, grads,
-                                                  log_guard, weight_decay, part_work)
+                                                  log_guard, weight_decay, work, part_grads,
+                                                  part_active)
             compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
                                    momentum, beta1, beta2)
 
