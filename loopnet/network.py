@@ -169,6 +169,12 @@ def sparse_input_rows(backend, X, count: int, n_in: int) -> tuple:
     return rows
 
 
+def require_network_memory(sizes: Sequence[int], backend: str) -> None:
+    """Raise ConfigError when a network of these sizes would not fit in the memory available."""
+    require_memory(network_bytes(sizes, backend),
+                   f"a {'-'.join(map(str, sizes))} network (--hidden / --sizes)")
+
+
 class MultiLayerNet:
     """A fully connected network whose forward and backward passes are per-neuron loops.
 
@@ -203,8 +209,7 @@ class MultiLayerNet:
         self.weight_decay = weight_decay
         self.seed = seed
         self.backend = get_backend(backend, parallel=parallel)
-        require_memory(network_bytes(self.sizes, self.backend.name),
-                       f"a {'-'.join(map(str, self.sizes))} network (--hidden / --sizes)")
+        require_network_memory(self.sizes, self.backend.name)
         self.n_layers = len(self.sizes) - 1
         self.names = param_names(self.n_layers)
         b = self.backend

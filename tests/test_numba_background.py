@@ -108,3 +108,16 @@ def test_the_training_loop_compiled_early_by_a_child_loads_from_the_cache(tmp_pa
     loop = [line for line in lines if "train_steps_from_pixels" in line]
     assert any("data loaded" in line for line in loop)
     assert not any("data saved" in line for line in loop)
+
+
+def test_a_network_too_big_for_memory_starts_no_early_compile(monkeypatch):
+    """`loopnet train --hidden HUGE` on the default data fails on its memory check before the
+    early-compile child would start (the child would only fail on the same check)."""
+    pytest.importorskip("numba")
+    from loopnet.cli import main
+
+    started = []
+    monkeypatch.setattr(numba_background, "start_training_compile",
+                        lambda *args: started.append(args))
+    assert main(["train", "--backend", "numba", "--hidden", "100000000"]) == 2
+    assert started == []

@@ -112,10 +112,12 @@ def _early_training_compile(args: argparse.Namespace, outputs: dict):
         if numba_available():
             from loopnet.backends.numba_background import start_training_compile
             from loopnet.data.synthetic import N_CLASSES, N_PIXELS
+            from loopnet.network import require_network_memory
 
-            child = start_training_compile([N_PIXELS, *args.hidden, N_CLASSES], args.activation,
-                                           outputs["output"], outputs["loss"], args.parallel,
-                                           args.optimizer)
+            sizes = [N_PIXELS, *args.hidden, N_CLASSES]
+            require_network_memory(sizes, "numba")  # before a child that would fail on it starts
+            child = start_training_compile(sizes, args.activation, outputs["output"],
+                                           outputs["loss"], args.parallel, args.optimizer)
     try:
         yield child
     finally:
