@@ -14,6 +14,8 @@ from loopnet.rng import Rng
 ACTIVATIONS = {"relu": kernels.RELU, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH}
 # activations with no usable derivative: a network with one predicts, and refuses to train
 FORWARD_ONLY_ACTIVATIONS = {"step": kernels.STEP}
+# every activation's kernel code, by name
+ACTIVATION_CODES = {**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}
 # The supported (output unit, loss) pairs and their kernel codes; the first loss of each output
 # is its default.
 OUTPUT_LOSSES = {
@@ -223,7 +225,7 @@ class MultiLayerNet:
             b.tensor_list([b.zeros(n) for n in widths]) for _ in range(4)
         )
         self._active = b.index_buffer(max(self.sizes[1:-1], default=1))
-        self._activation = {**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation]
+        self._activation = ACTIVATION_CODES[activation]
         self._output = OUTPUT_LOSSES[output, self.loss_name]
 
     # ------------------------------------------------------------------ shapes and parameters

@@ -77,10 +77,10 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
     numba_parallel)."""
     from loopnet.backends import numba_parallel, numba_specialized
     from loopnet.cache import configure_numba_cache
-    from loopnet.network import ACTIVATIONS, FORWARD_ONLY_ACTIVATIONS, OUTPUT_LOSSES
+    from loopnet.network import ACTIVATION_CODES, OUTPUT_LOSSES
     from loopnet.optimizers import OPTIMIZERS
 
-    codes = ({**ACTIVATIONS, **FORWARD_ONLY_ACTIVATIONS}[activation], OUTPUT_LOSSES[output, loss])
+    codes = (ACTIVATION_CODES[activation], OUTPUT_LOSSES[output, loss])
     if parallel:
         name = numba_parallel.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
     else:
