@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from loopnet.backends.block_sampling import block_randbelow
+from loopnet.backends.numba_sampling import block_randbelow
 from loopnet.rng import Rng
 from loopnet.training import sampler_for
 
@@ -20,7 +20,7 @@ def dataset_arrays(data, dtype) -> tuple[np.ndarray, np.ndarray]:
 
 class MinibatchIndices:
     """loopnet's minibatch sequence of a run seeded `seed`: the draws rng.randbelow(n) of
-    `sampler_for(seed)`, a block at a time (loopnet.backends.block_sampling: NumPy only, the
+    `sampler_for(seed)`, a block at a time (loopnet.backends.numba_sampling: NumPy only, the
     same draws as loopnet's Numba backend, without importing Numba here)."""
 
     def __init__(self, seed: int, n: int) -> None:

@@ -16,9 +16,9 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.typed import List  # noqa: E402
 
-from loopnet.backends.block_sampling import block_randbelow  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
 from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
+from loopnet.backends.numba_sampling import block_randbelow  # noqa: E402
 from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
 from loopnet.errors import DataError, ShapeError  # noqa: E402
 

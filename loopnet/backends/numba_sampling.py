@@ -1,4 +1,6 @@
-"""A block of SplitMix64 minibatch draws computed at once with NumPy (no Numba needed).
+"""The Numba backend's minibatch sampler: a block of SplitMix64 draws computed at once with
+NumPy.  Part of the Numba layer (the python backend draws one at a time with loopnet.rng and
+never imports NumPy); it needs NumPy only, not Numba itself.
 
 SplitMix64 is counter-based: draw k mixes only seed + k·γ, so k = 1 ... count are mixed as one
 array.  Used by the Numba backend's `sample_indices` and by the benchmark's array peers, which
