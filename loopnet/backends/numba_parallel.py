@@ -56,7 +56,11 @@ from loopnet.backends.numba_compile import (  # noqa: E402
     compiled_kernels,
     one_per_shape,
 )
-from loopnet.backends.numba_specialized import shape_tag, specialized_kernels  # noqa: E402
+from loopnet.backends.numba_specialized import (  # noqa: E402
+    OPTIMIZER_ARGUMENT,
+    shape_tag,
+    specialized_kernels,
+)
 
 PARTS = numba.config.NUMBA_NUM_THREADS
 # W1's rows are shared out by the non-zero inputs of a dataset's first examples (input_bounds)
@@ -70,9 +74,9 @@ PRANGE_ONLY = {option: option == "prange" for option in (
 
 CACHE_LINE_DOUBLES = 8  # 64 bytes
 
-# where kernels.train_step and kernels.train_steps_from_pixels take the optimizer code
+# where kernels.train_step takes the optimizer code (train_steps_from_pixels: see
+# numba_specialized.OPTIMIZER_ARGUMENT)
 STEP_OPTIMIZER_ARGUMENT = 17
-LOOP_OPTIMIZER_ARGUMENT = 24
 # batch_gradient updates nothing, so any optimizer's compiled loops serve it: SGD's, which
 # training most often compiles anyway
 GRADIENT_KIND = python_kernels.SGD
@@ -170,7 +174,7 @@ class ParallelKernels:
         pixel_start, pixel_index = args[0], args[1]
         examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
         bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
-        loops = self._for_kind(int(args[LOOP_OPTIMIZER_ARGUMENT]))
+        loops = self._for_kind(int(args[OPTIMIZER_ARGUMENT]))
         return loops.train_steps_from_pixels(*args, bounds, *self._part_work)
 
 
