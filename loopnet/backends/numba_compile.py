@@ -1,7 +1,8 @@
 """What the Numba modules share: the compiled copies of loopnet/kernels.py and their cache names.
 
 The modules of the Numba path read top-down, each importing only the ones above it:
-numba_compile (this) → numba_input_major → numba_specialized → numba_parallel → numba_backend.
+numba_registers → numba_compile (this) → numba_input_major → numba_specialized →
+numba_parallel → numba_backend.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ configure_numba_cache()  # before the first njit(cache=True): never cache inside
 import numba  # noqa: E402
 
 from loopnet import kernels as python_kernels  # noqa: E402
+from loopnet.backends import numba_registers as registers  # noqa: E402
 
 
 def _source_tag() -> str:
@@ -77,7 +79,8 @@ def bound_kernels(activation: int, output: int, kind: int | None = None):
     branches not taken only afterwards; copying the branches cost a quarter of a training
     loop's compile time (measured: 784-50-10, 5.9 s -> 4.9 s, and 4.3 s with the optimizer's
     bound too).  Each replacement is the branch that loopnet/kernels.py's dispatch takes for
-    that code, so the operations are the same.
+    that code, so the operations are the same.  `input_affine_forward` and
+    `input_affine_backward` are numba_registers' (the same operations, the sums in registers).
     """
     name = (f"loopnet._bound_kernels_a{activation}_o{output}"
             f"{'' if kind is None else f'_k{kind}'}_{SOURCE_TAG}")
@@ -123,6 +126,10 @@ def bound_kernels(activation: int, output: int, kind: int | None = None):
         bound.append(_bound_update(module, kind))
     for fn in bound:
         setattr(module, fn.__name__, inline(fn))
+    # the first layer's kernels with their sums in registers: the same operations
+    for fn in (registers.input_affine_forward, registers.input_affine_backward,
+               registers.affine_forward, registers.affine_backward):
+        setattr(module, fn.__name__, fn)
     return module
 
 

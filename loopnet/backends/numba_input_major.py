@@ -26,6 +26,8 @@ change loopnet/kernels.py, which stays the readable per-example version.
 """
 import numba
 
+from loopnet.backends.numba_registers import local_vector
+
 inline = numba.njit(inline="always")
 
 
@@ -65,13 +67,13 @@ def first_layer_backward(input_start, input_example, input_x, n_in, dZ1, dW, dB,
     for n in range(batch):
         for j in range(n_out):
             dB[j] += dZ1[n * n_out + j]
+    acc = local_vector(n_out)  # row i of ΔW while it is summed: in registers (numba_registers)
     for i in range(n_in):
-        row = i * n_out
         for j in range(n_out):
-            dW[row + j] = 0.0
-        # Four examples per pass over row i of ΔW: (((ΔW + a) + b) + c) + d are the additions of
-        # four single passes in the same order, with a quarter of the loads and stores of ΔW.
-        # max(..., 0): the index is >= 0, so dZ1[z + j] needs no wraparound code
+            acc[j] = 0.0
+        # Four examples per pass: (((ΔW + a) + b) + c) + d are the additions of four single
+        # passes in the same order (it also saves loads and stores where acc is too wide for
+        # the registers).  max(..., 0): the index is >= 0, so dZ1[z + j] needs no wraparound
         q = input_start[i]
         end = input_start[i + 1]
         while q + 3 < end:
@@ -84,12 +86,15 @@ def first_layer_backward(input_start, input_example, input_x, n_in, dZ1, dW, dB,
             x_c = input_x[q + 2]
             x_d = input_x[q + 3]
             for j in range(n_out):
-                dW[row + j] = (dW[row + j] + x_a * dZ1[z_a + j] + x_b * dZ1[z_b + j]
-                               + x_c * dZ1[z_c + j] + x_d * dZ1[z_d + j])
+                acc[j] = (acc[j] + x_a * dZ1[z_a + j] + x_b * dZ1[z_b + j]
+                          + x_c * dZ1[z_c + j] + x_d * dZ1[z_d + j])
             q += 4
         while q < end:  # fewer than four left
             z0 = max(input_example[q], 0) * n_out
             x_i = input_x[q]
             for j in range(n_out):
-                dW[row + j] += x_i * dZ1[z0 + j]
+                acc[j] += x_i * dZ1[z0 + j]
             q += 1
+        row = i * n_out
+        for j in range(n_out):
+            dW[row + j] = acc[j]

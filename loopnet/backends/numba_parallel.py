@@ -56,6 +56,7 @@ from loopnet.backends.numba_compile import (  # noqa: E402
     compiled_kernels,
     one_per_shape,
 )
+from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
     OPTIMIZER_ARGUMENT,
     shape_tag,
@@ -193,10 +194,12 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # (kernels inlined, sizes constant), and called by the regions below in a parallel loop.
     # Numba's parallel-loop passes cost compile time in proportion to the code inside the
     # loop, so that code is kept small (compiling the training loop: 12.3 s before, 8.1 s).
+    # Each asks for the CPU's widest vectors (numba_registers.wide_vectors).
     def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, batch,
                     row_start, input_index, input_value, T, batch_labels):
         """Region 1: kernels.gather_batch for the part's share of the examples, so that they
         are in the cache of the core that reads them next."""
+        wide_vectors()
         first, end = _share(batch, part, parts)
         offset = row_start[first]
         own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
@@ -207,6 +210,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     def first_forward_part(part, bounds, row_start, input_index, input_value, batch, params,
                            part_z, split):
         """Region 2: the part's rows' terms of every example's first-layer Z_j."""
+        wide_vectors()
         lo, hi = bounds[part], bounds[part + 1]
         bias = params[1] if part == 0 else np.zeros(n_first)
         for n in range(batch):
@@ -224,6 +228,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                       part_active):
         """Region 3: the layers above the first for the part's share of the examples; returns
         their summed loss."""
+        wide_vectors()
         Zt, Ht, dZt, dHt = work[0, part], work[1, part], work[2, part], work[3, part]
         g, At = part_grads[part], part_active[part]
         for p in range(2, n_tensors):
@@ -251,6 +256,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
                             first_z, part_grads):
         """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
+        wide_vectors()
         lo, hi = bounds[part], bounds[part + 1]
         dW = grads[0][lo * n_first:hi * n_first]
         for i in range(len(dW)):
@@ -268,6 +274,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                     beta2):
         """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
         share of every other tensor."""
+        wide_vectors()
         for p in range(len(params)):
             if p == 0:
                 first, end = bounds[part] * n_first, bounds[part + 1] * n_first

@@ -18,6 +18,7 @@ import numpy as np
 
 from loopnet.backends import numba_input_major as input_major
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
+from loopnet.backends.numba_registers import wide_vectors
 
 # where kernels.train_steps_from_pixels takes the optimizer code
 OPTIMIZER_ARGUMENT = 24
@@ -39,6 +40,7 @@ class SpecializedKernels:
         def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
                           activation_code, Z, H, active):
             check_shape(sizes, activation_code, output, shape, activation, output)
+            wide_vectors()
             return kernels.count_correct(row_start, input_index, input_value, labels, batch,
                                          params, shape, activation, Z, H, active)
 
@@ -62,6 +64,7 @@ class SpecializedKernels:
                                     row_start, input_index, input_value, T, batch_labels, kind,
                                     state1, state2, lrs, momentum, beta1, beta2, losses):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
+            wide_vectors()
             # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
             # layer run input by input over the minibatch (numba_input_major: the same sums in
             # the same order).  Numba inlines no function of more than 30 arguments, so the
