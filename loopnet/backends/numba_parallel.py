@@ -11,7 +11,8 @@ step has five parallel regions:
    adds B_j) with `input_affine_forward` over the example's non-zero inputs in its rows.
 3. examples: part t adds up its examples' Z_j over the parts in the order t = 0, 1, ..., P-1,
    then runs the exact kernels `forward_above_first_layer`, `output_loss` and
-   `backward_to_first_layer` with its own work buffers.  The ΔW, ΔB of the layers above the
+   `backward_to_first_layer` (unrolled for the shape: numba_specialized.layers_above) with its
+   own work buffers.  The ΔW, ΔB of the layers above the
    first go to the part's own gradient buffers; each example's first-layer z is kept.  Those
    small gradients are then summed over the parts in order, and the loss too.
 4. first layer, backward: part t runs `input_affine_backward` for every example, in minibatch
@@ -59,6 +60,7 @@ from loopnet.backends.numba_compile import (  # noqa: E402
 from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
     OPTIMIZER_ARGUMENT,
+    layers_above,
     shape_tag,
     specialized_kernels,
 )
@@ -185,6 +187,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     (numba_compile.bound_kernels) leaves one update kernel in the update region instead of
     four: a first parallel run compiled in 13 s instead of 22 s (784-50-10, SGD)."""
     K = bound_kernels(activation, output, kind)
+    forward_above, backward_to_first = layers_above(K, shape, activation, output)
     n_first, n_out = shape[1], shape[-1]
     n_layers = len(shape) - 1
     n_tensors = 2 * n_layers
@@ -244,10 +247,9 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             for u in range(1, parts):
                 for j in range(n_first):
                     z[j] += part_z[(u * batch + n) * n_first + j]
-            K.forward_above_first_layer(params, shape, activation, Zt, Ht, At)
+            forward_above(params, Zt, Ht, At)
             total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
-            K.backward_to_first_layer(T, n * n_out, batch, params, g, shape, activation,
-                                      output, Zt, Ht, dZt, dHt, At)
+            backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At)
             dz = dZt[0]
             for j in range(n_first):
                 first_z[n * n_first + j] = dz[j]

@@ -24,6 +24,64 @@ from loopnet.backends.numba_registers import wide_vectors
 OPTIMIZER_ARGUMENT = 24
 
 
+inline = numba.njit(inline="always")
+
+
+def layers_above(kernels, shape: tuple, activation: int, output: int):
+    """(forward_above, backward_to_first): `kernels`' forward_above_first_layer and
+    backward_to_first_layer for one network shape, their loop over the layers unrolled so that
+    every layer's widths are constants of the compiled code (numba_registers then keeps the
+    layer's sums in registers).  The same kernel calls in the same order.
+
+        forward_above(params, Z, H, active)
+        backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active)
+    """
+    last = len(shape) - 2
+
+    def nothing_above(params, Z, H, active):
+        pass
+
+    forward_above = inline(nothing_above)
+    for layer in range(last, 0, -1):  # layer l's function runs l, then the ones above it
+        forward_above = _forward_layer(kernels, activation, layer, shape[layer],
+                                       shape[layer + 1], forward_above)
+
+    def nothing_below(params, grads, Z, H, dZ, dH, active):
+        pass
+
+    backward_below = inline(nothing_below)
+    for layer in range(1, last + 1):  # layer l's function runs l, then the ones below it
+        backward_below = _backward_layer(kernels, activation, layer, shape[layer],
+                                         shape[layer + 1], backward_below)
+    n_out = shape[-1]
+
+    def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active):
+        kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
+        backward_below(params, grads, Z, H, dZ, dH, active)
+
+    return forward_above, inline(backward_to_first)
+
+
+def _forward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, above):
+    def forward_layer(params, Z, H, active):
+        kernels.activation_forward(activation, Z[l - 1], H[l - 1], n_in)
+        kernels.affine_forward(H[l - 1], params[2 * l], params[2 * l + 1], Z[l], n_in, n_out,
+                               active)
+        above(params, Z, H, active)
+
+    return inline(forward_layer)
+
+
+def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, below):
+    def backward_layer(params, grads, Z, H, dZ, dH, active):
+        kernels.affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
+                                dH[l - 1], n_in, n_out, active)
+        kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
+        below(params, grads, Z, H, dZ, dH, active)
+
+    return inline(backward_layer)
+
+
 class SpecializedKernels:
     """`train_steps_from_pixels` and `count_correct` of loopnet.kernels, same signatures,
     compiled for `sizes`, `activation` and `output` (the training loop also for its optimizer,
@@ -57,6 +115,7 @@ class SpecializedKernels:
     def _training_loop(self, kind: int):
         shape, activation, output = self._shape, self._activation, self._output
         kernels = bound_kernels(activation, output, kind)
+        forward_above, backward_to_first = layers_above(kernels, shape, activation, output)
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
@@ -66,8 +125,8 @@ class SpecializedKernels:
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             wide_vectors()
             # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
-            # layer run input by input over the minibatch (numba_input_major: the same sums in
-            # the same order).  Numba inlines no function of more than 30 arguments, so the
+            # layer's backward run input by input over the minibatch (numba_input_major: the
+            # same sums in the same order) and the layers above unrolled (layers_above).  Numba inlines no function of more than 30 arguments, so the
             # step's calls are made here.
             n_in, n_first, n_out = shape[0], shape[1], shape[-1]
             input_start = np.empty(n_in + 1, dtype=np.int64)
@@ -87,12 +146,12 @@ class SpecializedKernels:
                         g[i] = 0.0
                 total = 0.0
                 for n in range(batch):
-                    kernels.forward_example(input_index, input_value, row_start[n],
-                                            row_start[n + 1], params, shape, activation, Z, H,
-                                            active)
+                    kernels.input_affine_forward(input_index, input_value, row_start[n],
+                                                 row_start[n + 1], params[0], params[1], Z[0],
+                                                 n_first)
+                    forward_above(params, Z, H, active)
                     total += kernels.output_loss(output, log_guard, Z, H, T, n * n_out, shape)
-                    kernels.backward_to_first_layer(T, n * n_out, batch, params, grads, shape,
-                                                    activation, output, Z, H, dZ, dH, active)
+                    backward_to_first(T, n * n_out, batch, params, grads, Z, H, dZ, dH, active)
                     dz = dZ[0]
                     for j in range(n_first):
                         dZ1[n * n_first + j] = dz[j]
