@@ -12,11 +12,12 @@ step has five parallel regions:
 3. examples: part t adds up its examples' Z_j over the parts in the order t = 0, 1, ..., P-1,
    then runs the exact kernels `forward_above_first_layer`, `output_loss` and
    `backward_to_first_layer` (unrolled for the shape: numba_specialized.layers_above) with its
-   own work buffers.  The ΔW, ΔB of the layers above the
-   first go to the part's own gradient buffers; each example's first-layer z is kept.  Those
+   own work buffers.  The ΔW, ΔB of the layers above the first go to the part's own
+   gradient buffers; each example's first-layer z is kept.  Those
    small gradients are then summed over the parts in order, and the loss too.
-4. first layer, backward: part t runs `input_affine_backward` for every example, in minibatch
-   order, over the example's non-zero inputs in its rows: ΔW1 in exact mode's order.
+4. first layer, backward: part t puts every example's non-zero inputs in its rows into their
+   inputs' buckets, in minibatch order, then sums each of its rows of ΔW1 input by input
+   (numba_input_major: ΔW1 in exact mode's order); part 0 sums ΔB1.
 5. update: part t updates its rows of W1 and a contiguous share of every other tensor
    (`update_tensor` on slices: it is element-wise).
 
@@ -50,6 +51,7 @@ import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 
 from loopnet import kernels as python_kernels  # noqa: E402
+from loopnet.backends import numba_input_major as input_major  # noqa: E402
 from loopnet.backends.numba_compile import (  # noqa: E402
     SOURCE_TAG,
     bound_kernels,
@@ -95,8 +97,8 @@ def _part_buffers(shape: tuple, parts: int) -> tuple:
 
     - work (4, parts, L, width): Z, H, dZ, dH, row l for layer l (the kernels index them by
       layer and loop to each layer's own width);
-    - grads (parts, 2L, size): row p for tensor p, ΔB1 and the ΔW, ΔB of the layers above the
-      first (row 0 is unused: the parts write their rows of ΔW1 into the shared ΔW1);
+    - grads (parts, 2L, size): row p for tensor p, the ΔW, ΔB of the layers above the first
+      (rows 0 and 1 are unused: the parts write ΔW1 and ΔB1 into the shared gradients);
     - active (parts, size): the kernels' index buffer.
 
     Plain arrays rather than a list of tuples: a parallel loop takes arrays as they are, where
@@ -256,21 +258,20 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         return total
 
     def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
-                            first_z, part_grads):
-        """Region 4: ΔW1 of the part's rows, and all of ΔB1 into the part's own buffer."""
+                            first_z, fill, input_example, input_x):
+        """Region 4: ΔW1 of the part's rows, input by input (numba_input_major: the part's
+        inputs of every example are put in their inputs' buckets first); part 0 also ΔB1."""
         wide_vectors()
         lo, hi = bounds[part], bounds[part + 1]
-        dW = grads[0][lo * n_first:hi * n_first]
-        for i in range(len(dW)):
-            dW[i] = 0.0
-        dB = part_grads[part, 1]  # every part sums all of ΔB1; part 0's is kept
-        for j in range(n_first):
-            dB[j] = 0.0
+        input_major.empty_buckets(lo, hi, batch, fill)
         for n in range(batch):
-            K.input_affine_backward(input_index, input_value, split[n * (parts + 1) + part],
-                                    split[n * (parts + 1) + part + 1],
-                                    first_z[n * n_first:(n + 1) * n_first], grads[0], dB,
-                                    n_first)
+            input_major.bucket_example(input_index, input_value, split[n * (parts + 1) + part],
+                                       split[n * (parts + 1) + part + 1], n, fill,
+                                       input_example, input_x)
+        input_major.weights_backward(lo, hi, fill, input_example, input_x, first_z, grads[0],
+                                     batch, n_first)
+        if part == 0:
+            input_major.bias_backward(first_z, grads[1], batch, n_first)
 
     def update_part(part, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
                     beta2):
@@ -328,12 +329,13 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                 src = part_grads[u, p]
                 for i in range(len(out)):
                     out[i] += src[i]
+        # numba_input_major's buckets; part t fills those of its rows of W1
+        fill = np.empty(shape[0], dtype=np.int64)
+        input_example = np.empty(shape[0] * batch, dtype=np.int32)
+        input_x = np.empty(shape[0] * batch)
         for t in prange(parts):
             compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
-                                         grads, split, first_z, part_grads)
-        dB = part_grads[0, 1]
-        for j in range(n_first):
-            grads[1][j] = dB[j]
+                                         grads, split, first_z, fill, input_example, input_x)
         total = 0.0
         for t in range(parts):
             total += part_loss[t]

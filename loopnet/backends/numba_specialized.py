@@ -126,26 +126,27 @@ class SpecializedKernels:
             wide_vectors()
             # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
             # layer's backward run input by input over the minibatch (numba_input_major: the
-            # same sums in the same order) and the layers above unrolled (layers_above).  Numba inlines no function of more than 30 arguments, so the
-            # step's calls are made here.
+            # same sums in the same order) and the layers above unrolled (layers_above).  Numba
+            # inlines no function of more than 30 arguments, so the step's calls are made here.
             n_in, n_first, n_out = shape[0], shape[1], shape[-1]
-            input_start = np.empty(n_in + 1, dtype=np.int64)
-            cursor = np.empty(n_in + 1, dtype=np.int64)
-            input_example = np.empty(len(input_index), dtype=np.int32)
-            input_x = np.empty(len(input_index))
+            fill = np.empty(n_in, dtype=np.int64)  # numba_input_major's buckets
+            input_example = np.empty(n_in * batch, dtype=np.int32)
+            input_x = np.empty(n_in * batch)
             dZ1 = np.empty(batch * n_first)  # every example's first-layer z
             for s in range(steps):
                 kernels.gather_batch(pixel_start, pixel_index, pixel_value, labels,
                                      indices[s * batch:(s + 1) * batch], batch, n_out,
                                      row_start, input_index, input_value, T, batch_labels)
-                input_major.group_by_input(row_start, input_index, input_value, batch, n_in,
-                                           input_start, cursor, input_example, input_x)
+                input_major.empty_buckets(0, n_in, batch, fill)
                 for p in range(2, len(grads)):
                     g = grads[p]
                     for i in range(len(g)):
                         g[i] = 0.0
                 total = 0.0
                 for n in range(batch):
+                    input_major.bucket_example(input_index, input_value, row_start[n],
+                                               row_start[n + 1], n, fill, input_example,
+                                               input_x)
                     kernels.input_affine_forward(input_index, input_value, row_start[n],
                                                  row_start[n + 1], params[0], params[1], Z[0],
                                                  n_first)
@@ -155,8 +156,9 @@ class SpecializedKernels:
                     dz = dZ[0]
                     for j in range(n_first):
                         dZ1[n * n_first + j] = dz[j]
-                input_major.first_layer_backward(input_start, input_example, input_x, n_in, dZ1,
-                                                 grads[0], grads[1], batch, n_first)
+                input_major.weights_backward(0, n_in, fill, input_example, input_x, dZ1,
+                                             grads[0], batch, n_first)
+                input_major.bias_backward(dZ1, grads[1], batch, n_first)
                 loss = total / batch
                 if weight_decay != 0.0:
                     loss += kernels.weight_decay_term(params, len(shape) - 1, weight_decay)
