@@ -189,7 +189,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     (numba_compile.bound_kernels) leaves one update kernel in the update region instead of
     four: a first parallel run compiled in 13 s instead of 22 s (784-50-10, SGD)."""
     K = bound_kernels(activation, output, kind)
-    forward_above, backward_to_first = layers_above(K, shape, activation, output)
+    layers = layers_above(K, shape, activation, output)
     n_first, n_out = shape[1], shape[-1]
     n_layers = len(shape) - 1
     n_tensors = 2 * n_layers
@@ -249,9 +249,9 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             for u in range(1, parts):
                 for j in range(n_first):
                     z[j] += part_z[(u * batch + n) * n_first + j]
-            forward_above(params, Zt, Ht, At)
+            layers.forward_above(params, Zt, Ht, At)
             total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
-            backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At)
+            layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At)
             dz = dZt[0]
             for j in range(n_first):
                 first_z[n * n_first + j] = dz[j]

@@ -13,6 +13,9 @@ shape and the sources' tag.  The network's other calls (predict, loss, gradient,
 keep using the general compiled kernels: they compile once for every shape.
 """
 
+import sys
+import types
+
 import numba
 import numpy as np
 
@@ -27,15 +30,22 @@ OPTIMIZER_ARGUMENT = 24
 inline = numba.njit(inline="always")
 
 
-def layers_above(kernels, shape: tuple, activation: int, output: int):
-    """(forward_above, backward_to_first): `kernels`' forward_above_first_layer and
-    backward_to_first_layer for one network shape, their loop over the layers unrolled so that
-    every layer's widths are constants of the compiled code (numba_registers then keeps the
-    layer's sums in registers).  The same kernel calls in the same order.
+def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.ModuleType:
+    """A module with `kernels`' forward_above_first_layer and backward_to_first_layer for one
+    network shape, their loop over the layers unrolled so that every layer's widths are
+    constants of the compiled code (numba_registers then keeps the layer's sums in registers).
+    The same kernel calls in the same order.
 
         forward_above(params, Z, H, active)
         backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active)
+
+    A module registered in sys.modules, as the compiled loops that call them find them: Numba
+    keys a cache entry on its function's pickled closure variables, and a module pickles as its
+    name, where a dispatcher would make a new key (and a recompile) in every process.
     """
+    name = f"{kernels.__name__}_layers_{'x'.join(map(str, shape))}"
+    if name in sys.modules:
+        return sys.modules[name]
     last = len(shape) - 2
 
     def nothing_above(params, Z, H, active):
@@ -59,7 +69,10 @@ def layers_above(kernels, shape: tuple, activation: int, output: int):
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
         backward_below(params, grads, Z, H, dZ, dH, active)
 
-    return forward_above, inline(backward_to_first)
+    module = types.ModuleType(name)
+    module.forward_above, module.backward_to_first = forward_above, inline(backward_to_first)
+    sys.modules[name] = module
+    return module
 
 
 def _forward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, above):
@@ -115,7 +128,7 @@ class SpecializedKernels:
     def _training_loop(self, kind: int):
         shape, activation, output = self._shape, self._activation, self._output
         kernels = bound_kernels(activation, output, kind)
-        forward_above, backward_to_first = layers_above(kernels, shape, activation, output)
+        layers = layers_above(kernels, shape, activation, output)
 
         def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
                                     steps, batch, params, grads, sizes, activation_code,
@@ -150,9 +163,10 @@ class SpecializedKernels:
                     kernels.input_affine_forward(input_index, input_value, row_start[n],
                                                  row_start[n + 1], params[0], params[1], Z[0],
                                                  n_first)
-                    forward_above(params, Z, H, active)
+                    layers.forward_above(params, Z, H, active)
                     total += kernels.output_loss(output, log_guard, Z, H, T, n * n_out, shape)
-                    backward_to_first(T, n * n_out, batch, params, grads, Z, H, dZ, dH, active)
+                    layers.backward_to_first(T, n * n_out, batch, params, grads, Z, H, dZ, dH,
+                                             active)
                     dz = dZ[0]
                     for j in range(n_first):
                         dZ1[n * n_first + j] = dz[j]
