@@ -1,5 +1,5 @@
-"""numba_registers: the first layer's and the layers above's kernels with their sums held in
-local vectors must compute loopnet.kernels' values bit for bit, for widths known when compiling
+"""numba_registers: the layers' kernels of the per-shape code (bound_kernels), run on local
+vectors (held_in_registers), must compute loopnet.kernels' values bit for bit, for widths known when compiling
 (in registers, or on the stack past what registers hold) and widths known only at run time (a
 stack buffer up to STACK_LIMIT, a heap array above)."""
 
@@ -16,6 +16,8 @@ pytestmark = pytest.mark.numba_required
 numba = pytest.importorskip("numba")
 np = pytest.importorskip("numpy")
 registers = pytest.importorskip("loopnet.backends.numba_registers")
+bound = pytest.importorskip("loopnet.backends.numba_compile").bound_kernels(kernels.RELU,
+                                                                          kernels.SOFTMAX)
 
 LIMIT = registers.STACK_LIMIT
 
@@ -65,12 +67,12 @@ def compiled_results(run, index, value, W, B, h, dz, n_in, n_out):
 def all_four(input_index, input_value, W, B, h, dz, z_first, z, dW_first, dB_first, dW, dB, dx,
              n_in, n_out, active):
     registers.wide_vectors()
-    registers.input_affine_forward(input_index, input_value, 0, len(input_index), W, B, z_first,
+    bound.input_affine_forward(input_index, input_value, 0, len(input_index), W, B, z_first,
                                    n_out)
-    registers.affine_forward(h, W, B, z, n_in, n_out, active)
-    registers.input_affine_backward(input_index, input_value, 0, len(input_index), dz, dW_first,
+    bound.affine_forward(h, W, B, z, n_in, n_out, active)
+    bound.input_affine_backward(input_index, input_value, 0, len(input_index), dz, dW_first,
                                     dB_first, n_out)
-    registers.affine_backward(h, W, dz, dW, dB, dx, n_in, n_out, active)
+    bound.affine_backward(h, W, dz, dW, dB, dx, n_in, n_out, active)
 
 
 run_time_widths = numba.njit(all_four)

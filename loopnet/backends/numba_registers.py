@@ -1,14 +1,15 @@
-"""The first layer's sums held in registers (Numba only): same operations, fewer loads and stores.
+"""The layers' sums held in registers (Numba only): same operations, fewer loads and stores.
 
-The first layer's kernels in loopnet/kernels.py add their terms into a buffer (Z[0], a row of
-ΔW1): every pass over an input's n_out terms loads and stores that buffer once more.  A buffer
-of a compile-time width that the function allocates itself (`local_vector`, on its stack) is
-one that LLVM can keep in vector registers for the whole sum and store once at the end (seen in
+The layers' kernels in loopnet/kernels.py add their terms into a buffer (Z, a row of ΔW):
+every pass over an input's n_out terms loads and stores that buffer once more.  A buffer of a
+compile-time width that the function allocates itself (`local_vector`, on its stack) is one
+that LLVM can keep in vector registers for the whole sum and store once at the end (seen in
 the generated code for 784-100-10: 25 ymm registers, no loads or stores of the sum in the
-loop).  The per-shape code (numba_specialized, numba_parallel) uses the two kernels below in
-place of loopnet/kernels.py's: each performs the very additions and multiplications of the
-kernel it replaces, in the same order, only holding the sum elsewhere, so every result is bit
-for bit the same (the tests compare exact mode with the python backend bit for bit).
+loop).  The per-shape code (numba_specialized, numba_parallel) runs the first layer's and the
+other layers' kernels on such vectors (`held_in_registers`): the very additions and
+multiplications of loopnet/kernels.py, in the same order, only holding the sums elsewhere, so
+every result is bit for bit the same (the tests compare exact mode with the python backend bit
+for bit).
 
 `wide_vectors()` asks LLVM for the widest vector registers the CPU has.  On CPUs with AVX-512
 LLVM's own tuning for Intel's server cores keeps to 256-bit vectors (older ones slowed their
@@ -24,10 +25,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from loopnet import kernels
-
 # the widest vector a function puts on its stack (8 kB: within any thread's stack); wider ones
-# are heap arrays, which LLVM does not keep in registers (nor could it: 32 registers at most)
+# are heap arrays (LLVM keeps only a few hundred doubles in registers anyway: 32 of 8 at most)
 STACK_LIMIT = 1024
 
 
@@ -92,88 +91,41 @@ def wide_vectors(typingctx):
 
 
 inline = numba.njit(inline="always")
-active_inputs = inline(kernels.active_inputs)
 
 
-@inline
-def input_affine_forward(input_index, input_value, first, end, W, B, z, n_out):
-    """kernels.input_affine_forward, Z_j = B_j + Σ_i X_i · W_{i,j} over the non-zero inputs,
-    with the sums held in `acc` until stored in z: the same additions, two inputs per pass, in
-    the same order."""
-    acc = local_vector(n_out)
-    for j in range(n_out):
-        acc[j] = B[j]
-    p = first
-    while p + 1 < end:
-        row_a = max(input_index[p], 0) * n_out
-        row_b = max(input_index[p + 1], 0) * n_out
-        x_a = input_value[p]
-        x_b = input_value[p + 1]
+def held_in_registers(module) -> list:
+    """`module`'s compiled input_affine_forward, input_affine_backward, affine_forward and
+    affine_backward (loopnet/kernels.py's, same signatures), each running the module's own
+    kernel on a local vector: the forwards sum into one (Z_j = B_j + Σ_i X_i · W_{i,j}) that is
+    then stored in z, the backwards read the layer's z_j from one (ΔB_j += z_j ;
+    ΔW_{i,j} += X_i · z_j ; h_i = Σ_j W_{i,j} · z_j).  The kernel's operations are unchanged,
+    in their order; only where the sums and the z_j are held differs."""
+    first_forward, first_backward = module.input_affine_forward, module.input_affine_backward
+    layer_forward, layer_backward = module.affine_forward, module.affine_backward
+
+    def input_affine_forward(input_index, input_value, first, end, W, B, z, n_out):
+        acc = local_vector(n_out)
+        first_forward(input_index, input_value, first, end, W, B, acc, n_out)
         for j in range(n_out):
-            acc[j] = acc[j] + x_a * W[row_a + j] + x_b * W[row_b + j]
-        p += 2
-    if p < end:
-        row = max(input_index[p], 0) * n_out
-        x_i = input_value[p]
+            z[j] = acc[j]
+
+    def input_affine_backward(input_index, input_value, first, end, dz, dW, dB, n_out):
+        z_local = local_vector(n_out)
         for j in range(n_out):
-            acc[j] += x_i * W[row + j]
-    for j in range(n_out):
-        z[j] = acc[j]
+            z_local[j] = dz[j]
+        first_backward(input_index, input_value, first, end, z_local, dW, dB, n_out)
 
-
-@inline
-def input_affine_backward(input_index, input_value, first, end, dz, dW, dB, n_out):
-    """kernels.input_affine_backward, ΔB_j += z_j ; ΔW_{i,j} += X_i · z_j over the non-zero
-    inputs, with the example's z_j read once into `z_local` (the rows of ΔW are each read and
-    written once, as before)."""
-    z_local = local_vector(n_out)
-    for j in range(n_out):
-        z_local[j] = dz[j]
-        dB[j] += z_local[j]
-    for p in range(first, end):
-        row = max(input_index[p], 0) * n_out
-        x_i = input_value[p]
+    def affine_forward(x, W, B, z, n_in, n_out, active):
+        acc = local_vector(n_out)
+        layer_forward(x, W, B, acc, n_in, n_out, active)
         for j in range(n_out):
-            dW[row + j] += x_i * z_local[j]
+            z[j] = acc[j]
 
-
-@inline
-def affine_forward(x, W, B, z, n_in, n_out, active):
-    """kernels.affine_forward, Z_j = B_j + Σ_i H_i · W_{i,j} over the non-zero H_i, with the
-    sums held in `acc` until stored in z: the same additions in the same order."""
-    acc = local_vector(n_out)
-    for j in range(n_out):
-        acc[j] = B[j]
-    count = active_inputs(x, n_in, active)
-    for k in range(count):
-        i = max(active[k], 0)
-        x_i = x[i]
-        row = i * n_out
+    def affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active):
+        z_local = local_vector(n_out)
         for j in range(n_out):
-            acc[j] += x_i * W[row + j]
-    for j in range(n_out):
-        z[j] = acc[j]
+            z_local[j] = dz[j]
+        layer_backward(x, W, z_local, dW, dB, dx, n_in, n_out, active)
 
-
-@inline
-def affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active):
-    """kernels.affine_backward, ΔB_j += z_j ; ΔW_{i,j} += H_i · z_j over the non-zero H_i ;
-    h_i = Σ_j W_{i,j} · z_j, with the layer's z_j read once into `z_local`: the same
-    operations in the same order."""
-    z_local = local_vector(n_out)
-    for j in range(n_out):
-        z_local[j] = dz[j]
-        dB[j] += z_local[j]
-    count = active_inputs(x, n_in, active)
-    for k in range(count):
-        i = max(active[k], 0)
-        x_i = x[i]
-        row = i * n_out
-        for j in range(n_out):
-            dW[row + j] += x_i * z_local[j]
-    for i in range(n_in):
-        row = i * n_out
-        h_i = 0.0
-        for j in range(n_out):
-            h_i += W[row + j] * z_local[j]
-        dx[i] = h_i
+    return [inline(fn) for fn in (input_affine_forward, input_affine_backward, affine_forward,
+                                  affine_backward)]
