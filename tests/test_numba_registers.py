@@ -1,7 +1,7 @@
 """numba_registers: the layers' kernels of the per-shape code (bound_kernels), run on local
-vectors (held_in_registers), must compute loopnet.kernels' values bit for bit, for widths known when compiling
-(in registers, or on the stack past what registers hold) and widths known only at run time (a
-stack buffer up to STACK_LIMIT, a heap array above)."""
+vectors (held_in_registers), must compute loopnet.kernels' values bit for bit, for widths known
+when compiling (in registers, or on the stack past what registers hold) and widths known only at
+run time (a stack buffer up to STACK_LIMIT, a heap array above)."""
 
 import random
 import struct

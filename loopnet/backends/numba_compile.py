@@ -79,9 +79,9 @@ def bound_kernels(activation: int, output: int, kind: int | None = None):
     branches not taken only afterwards; copying the branches cost a quarter of a training
     loop's compile time (measured: 784-50-10, 5.9 s -> 4.9 s, and 4.3 s with the optimizer's
     bound too).  Each replacement is the branch that loopnet/kernels.py's dispatch takes for
-    that code, so the operations are the same.  `input_affine_forward`,
-    `input_affine_backward`, `affine_forward` and `affine_backward` run on local vectors
-    (numba_registers.held_in_registers: the same operations, the sums in registers).
+    that code, so the operations are the same.  `input_affine_forward`, `affine_forward` and
+    `affine_backward` run on local vectors (numba_registers.held_in_registers: the same
+    operations, the sums in registers).
     """
     name = (f"loopnet._bound_kernels_a{activation}_o{output}"
             f"{'' if kind is None else f'_k{kind}'}_{SOURCE_TAG}")
@@ -127,7 +127,7 @@ def bound_kernels(activation: int, output: int, kind: int | None = None):
         bound.append(_bound_update(module, kind))
     for fn in bound:
         setattr(module, fn.__name__, inline(fn))
-    # the first layer's kernels with their sums in registers: the same operations
+    # the layers' kernels with their sums in registers: the same operations
     for fn in registers.held_in_registers(module):
         setattr(module, fn.__name__, fn)
     return module

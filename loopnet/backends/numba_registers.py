@@ -94,13 +94,14 @@ inline = numba.njit(inline="always")
 
 
 def held_in_registers(module) -> list:
-    """`module`'s compiled input_affine_forward, input_affine_backward, affine_forward and
-    affine_backward (loopnet/kernels.py's, same signatures), each running the module's own
-    kernel on a local vector: the forwards sum into one (Z_j = B_j + Σ_i X_i · W_{i,j}) that is
-    then stored in z, the backwards read the layer's z_j from one (ΔB_j += z_j ;
-    ΔW_{i,j} += X_i · z_j ; h_i = Σ_j W_{i,j} · z_j).  The kernel's operations are unchanged,
-    in their order; only where the sums and the z_j are held differs."""
-    first_forward, first_backward = module.input_affine_forward, module.input_affine_backward
+    """`module`'s compiled input_affine_forward, affine_forward and affine_backward
+    (loopnet/kernels.py's, same signatures), each running the module's own kernel on a local
+    vector: the forwards sum into one (Z_j = B_j + Σ_i X_i · W_{i,j}) that is then stored in z,
+    the backward reads the layer's z_j from one (ΔB_j += z_j ; ΔW_{i,j} += X_i · z_j ;
+    h_i = Σ_j W_{i,j} · z_j).  The kernel's operations are unchanged, in their order; only where
+    the sums and the z_j are held differs.  (The per-shape loops run the first layer's backward
+    input by input instead: numba_input_major.)"""
+    first_forward = module.input_affine_forward
     layer_forward, layer_backward = module.affine_forward, module.affine_backward
 
     def input_affine_forward(input_index, input_value, first, end, W, B, z, n_out):
@@ -108,12 +109,6 @@ def held_in_registers(module) -> list:
         first_forward(input_index, input_value, first, end, W, B, acc, n_out)
         for j in range(n_out):
             z[j] = acc[j]
-
-    def input_affine_backward(input_index, input_value, first, end, dz, dW, dB, n_out):
-        z_local = local_vector(n_out)
-        for j in range(n_out):
-            z_local[j] = dz[j]
-        first_backward(input_index, input_value, first, end, z_local, dW, dB, n_out)
 
     def affine_forward(x, W, B, z, n_in, n_out, active):
         acc = local_vector(n_out)
@@ -127,5 +122,4 @@ def held_in_registers(module) -> list:
             z_local[j] = dz[j]
         layer_backward(x, W, z_local, dW, dB, dx, n_in, n_out, active)
 
-    return [inline(fn) for fn in (input_affine_forward, input_affine_backward, affine_forward,
-                                  affine_backward)]
+    return [inline(fn) for fn in (input_affine_forward, affine_forward, affine_backward)]
