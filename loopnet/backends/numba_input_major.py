@@ -21,10 +21,10 @@ The forward pass keeps exact mode's example-by-example order: run input by input
 summed in ascending i, also bit-exact) it was measured slower, 148 µs against 111 µs for
 784-50-10 (the minibatch's Z, 40 kB, does not stay in L1 as one example's z does).  Run in
 column tiles of Z (8, 16 or 32 of the j at a time, so that a tile of the minibatch's Z stays in
-L1) it was slower still: 265-630 µs for the tiles alone.  With a constant tile width LLVM
-unrolls the j loop before its loop vectorizer runs (and Numba leaves the SLP vectorizer off), so
-each Z_{n,j} is read, added and stored one double at a time; with a run-time width the loop is
-vectorized but the per-tile overheads dominate.
+L1) it was slower still, the tile passes alone against 106-142 µs for the whole per-example
+forward: 486-731 µs with a constant tile width (LLVM unrolls the j loop before its loop
+vectorizer runs, and Numba leaves the SLP vectorizer off, so each Z_{n,j} is read, added and
+stored one double at a time), 265-629 µs with a run-time width (vectorized, still slower).
 
 The functions are compiled with `inline="always"` into the per-shape training loops
 (numba_specialized, numba_parallel: there each part buckets and sums its own rows of W1).
