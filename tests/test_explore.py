@@ -408,5 +408,7 @@ def test_many_steps_run_in_slices_and_can_be_stopped(browser, capsys, tmp_path):
     assert 3 < steps < 100000
     assert page.js("() => window.loopnetExplorer.state.losses.length") == steps
     assert page.js("() => document.getElementById('run').textContent") == "run K steps"
+    page.page.wait_for_timeout(300)  # several slices' worth: a stopped run trains no more steps
+    assert page.js("() => window.loopnetExplorer.state.steps") == steps
     assert page.errors == []
     page.close()

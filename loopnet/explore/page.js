@@ -457,8 +457,16 @@
   }
 
   // K steps in slices of about SLICE_MS, redrawn after each slice, so the page stays responsive
-  // and the loss chart grows; clicking the button again stops after the current slice
+  // and the loss chart grows; clicking the button again cancels the next slice (stopRun), so the
+  // run ends at once, with the steps of the slices already done
   const SLICE_MS = 50;
+  let nextSlice = null;
+  function stopRun() {
+    clearTimeout(nextSlice);
+    nextSlice = null;
+    state.running = false;
+    $("run").textContent = "run K steps";
+  }
   function runSteps(k) {
     let left = k;
     state.running = true;
@@ -468,14 +476,10 @@
       do {
         trainSteps(1);
         left--;
-      } while (left > 0 && state.running && performance.now() - t0 < SLICE_MS);
+      } while (left > 0 && performance.now() - t0 < SLICE_MS);
       recompute();
-      if (left > 0 && state.running) {
-        setTimeout(slice, 0);
-      } else {
-        state.running = false;
-        $("run").textContent = "run K steps";
-      }
+      if (left > 0) nextSlice = setTimeout(slice, 0);
+      else stopRun();
     };
     slice();
   }
@@ -577,7 +581,7 @@
   });
   $("update").addEventListener("click", () => step(1));
   $("run").addEventListener("click", () => {
-    if (state.running) { state.running = false; return; }
+    if (state.running) { stopRun(); return; }
     const k = readNumber($("steps"));
     if (k !== null && Number.isInteger(k) && k > 0 && k <= 100000) runSteps(k);
   });
