@@ -59,9 +59,9 @@ from loopnet.backends.numba_compile import (  # noqa: E402
     compiled_kernels,
     one_per_shape,
 )
+from loopnet.backends.numba_indirect import address_of, indirect_call  # noqa: E402
 from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
-    OPTIMIZER_ARGUMENT,
     layers_above,
     shape_tag,
     specialized_kernels,
@@ -79,12 +79,11 @@ PRANGE_ONLY = {option: option == "prange" for option in (
 
 CACHE_LINE_DOUBLES = 8  # 64 bytes
 
-# where kernels.train_step takes the optimizer code (train_steps_from_pixels: see
-# numba_specialized.OPTIMIZER_ARGUMENT)
-STEP_OPTIMIZER_ARGUMENT = 17
 # batch_gradient updates nothing, so any optimizer's compiled loops serve it: SGD's, which
 # training most often compiles anyway
 GRADIENT_KIND = python_kernels.SGD
+# the parts' functions, in the order of their addresses (at[k])
+GATHER, FIRST_FORWARD, EXAMPLES, FIRST_BACKWARD, UPDATE = range(5)
 
 
 def _line_padded(n: int) -> int:
@@ -159,28 +158,64 @@ class ParallelKernels:
         self.count_correct = specialized_kernels(self._shape, activation, output).count_correct
         self._n_in = self._shape[0]
         self._part_work = _part_buffers(self._shape, PARTS)
+        self._buffers_batch, self._buffers = None, ()
 
     def _for_kind(self, kind: int) -> types.SimpleNamespace:
         if kind not in self._loops:
             self._loops[kind] = _compile_loops(self._shape, self._activation, self._output, kind)
         return self._loops[kind]
 
-    # the compiled functions take more arguments: W1's row bounds and the parts' buffers
+    def _step_buffers(self, batch: int) -> tuple:
+        """A step's work space (see gradient_regions), made once per minibatch size."""
+        if self._buffers_batch != batch:
+            n_in, n_first = self._shape[0], self._shape[1]
+            self._buffers = (np.empty(PARTS * batch * n_first),  # part_z
+                             np.empty(batch * n_first),  # first_z
+                             np.empty(batch * (PARTS + 1), dtype=np.int64),  # split
+                             np.empty(n_in, dtype=np.int64),  # fill
+                             np.empty(n_in * batch, dtype=np.int32),  # input_example
+                             np.empty(n_in * batch))  # input_x
+            self._buffers_batch = batch
+        return self._buffers
+
+    # The compiled functions take more arguments: W1's row bounds, the parts' buffers, the
+    # parts' functions' addresses (numba_indirect) and a step's work space.
     def batch_gradient(self, *args):
-        bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
-        return self._for_kind(GRADIENT_KIND).batch_gradient(*args, bounds, *self._part_work)
+        (row_start, input_index, input_value, T, batch, params, grads, _, _, _, log_guard,
+         *_) = args
+        bounds = input_bounds(row_start, input_index, batch, self._n_in, PARTS)
+        loops = self._for_kind(GRADIENT_KIND)
+        buffers = self._step_buffers(batch)
+        at = loops.addresses(None, (row_start, input_index, input_value, T, batch, params,
+                                    grads, log_guard), None, bounds, self._part_work, buffers)
+        return loops.batch_gradient(*args, bounds, *self._part_work, at, *buffers)
 
     def train_step(self, *args):
-        bounds = input_bounds(args[0], args[1], args[4], self._n_in, PARTS)
-        loops = self._for_kind(int(args[STEP_OPTIMIZER_ARGUMENT]))
-        return loops.train_step(*args, bounds, *self._part_work)
+        (row_start, input_index, input_value, T, batch, params, grads, _, _, _, log_guard, _,
+         _, _, _, _, _, kind, state1, state2, lr, momentum, beta1, beta2) = args
+        bounds = input_bounds(row_start, input_index, batch, self._n_in, PARTS)
+        loops = self._for_kind(int(kind))
+        buffers = self._step_buffers(batch)
+        at = loops.addresses(None, (row_start, input_index, input_value, T, batch, params,
+                                    grads, log_guard),
+                             (kind, state1, state2, lr, momentum, beta1, beta2), bounds,
+                             self._part_work, buffers)
+        return loops.train_step(*args, bounds, *self._part_work, at, *buffers)
 
     def train_steps_from_pixels(self, *args):
-        pixel_start, pixel_index = args[0], args[1]
+        (pixel_start, pixel_index, pixel_value, labels, indices, _, batch, params, grads, _, _,
+         _, log_guard, _, _, _, _, _, _, row_start, input_index, input_value, T, batch_labels,
+         kind, state1, state2, lrs, momentum, beta1, beta2, _) = args
         examples = min(BALANCE_EXAMPLES, len(pixel_start) - 1)
         bounds = input_bounds(pixel_start, pixel_index, examples, self._n_in, PARTS)
-        loops = self._for_kind(int(args[OPTIMIZER_ARGUMENT]))
-        return loops.train_steps_from_pixels(*args, bounds, *self._part_work)
+        loops = self._for_kind(int(kind))
+        buffers = self._step_buffers(batch)
+        at = loops.addresses((pixel_start, pixel_index, pixel_value, labels, indices),
+                             (row_start, input_index, input_value, T, batch, params, grads,
+                              log_guard, batch_labels),
+                             (kind, state1, state2, lrs[0] if len(lrs) else 0.0, momentum,
+                              beta1, beta2), bounds, self._part_work, buffers)
+        return loops.train_steps_from_pixels(*args, bounds, *self._part_work, at, *buffers)
 
 
 def _compile_loops(shape: tuple, activation: int, output: int,
@@ -200,17 +235,19 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # Numba's parallel-loop passes cost compile time in proportion to the code inside the
     # loop, so that code is kept small (compiling the training loop: 12.3 s before, 8.1 s).
     # Each asks for the CPU's widest vectors (numba_registers.wide_vectors).
-    def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, batch,
-                    row_start, input_index, input_value, T, batch_labels):
-        """Region 1: kernels.gather_batch for the part's share of the examples, so that they
-        are in the cache of the core that reads them next."""
+    def gather_part(part, pixel_start, pixel_index, pixel_value, labels, indices, step_first,
+                    batch, row_start, input_index, input_value, T, batch_labels):
+        """Region 1: kernels.gather_batch for the part's share of the step's examples
+        (indices[step_first:step_first + batch]), so that they are in the cache of the core
+        that reads them next."""
         wide_vectors()
         first, end = _share(batch, part, parts)
         offset = row_start[first]
         own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
-        K.gather_batch(pixel_start, pixel_index, pixel_value, labels, indices[first:end],
-                       end - first, n_out, own_start, input_index[offset:],
-                       input_value[offset:], T[first * n_out:], batch_labels[first:])
+        K.gather_batch(pixel_start, pixel_index, pixel_value, labels,
+                       indices[step_first + first:step_first + end], end - first, n_out,
+                       own_start, input_index[offset:], input_value[offset:],
+                       T[first * n_out:], batch_labels[first:])
 
     def first_forward_part(part, bounds, row_start, input_index, input_value, batch, params,
                            part_z, split):
@@ -290,35 +327,42 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                             beta2)
 
     # The regions (the serial code between them included), inlined into the entry points.
-    def gather_region(pixel_start, pixel_index, pixel_value, labels, indices, batch,
-                      row_start, input_index, input_value, T, batch_labels):
+    # Each part's function is called through its address at[k] (numba_indirect: its code is
+    # compiled once, in its own module, not again inside each parallel region).
+    def gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices, step_first,
+                      batch, row_start, input_index, input_value, T, batch_labels):
         count = 0
         for n in range(batch):  # where each example's row will begin
             row_start[n] = count
-            count += pixel_start[indices[n] + 1] - pixel_start[indices[n]]
+            example = indices[step_first + n]
+            count += pixel_start[example + 1] - pixel_start[example]
         row_start[batch] = count
         for t in prange(parts):
-            compiled.gather_part(np.int64(t), pixel_start, pixel_index, pixel_value, labels,
-                                 indices, batch, row_start, input_index, input_value, T,
-                                 batch_labels)
+            compiled.call_gather(at[GATHER], (np.int64(t), pixel_start, pixel_index,
+                                              pixel_value, labels, indices, step_first, batch,
+                                              row_start, input_index, input_value, T,
+                                              batch_labels))
 
-    def gradient_regions(bounds, row_start, input_index, input_value, T, batch, params,
-                         grads, log_guard, weight_decay, work, part_grads, part_active):
-        """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers."""
-        # part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows
-        # of W1; part 0's includes B_j).  first_z: every example's first-layer dz.
-        part_z = np.empty(parts * batch * n_first)
-        first_z = np.empty(batch * n_first)
-        # split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs
-        split = np.empty(batch * (parts + 1), dtype=np.int64)
+    def gradient_regions(at, bounds, row_start, input_index, input_value, T, batch, params,
+                         grads, log_guard, weight_decay, work, part_grads, part_active, part_z,
+                         first_z, split, fill, input_example, input_x):
+        """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers.
+
+        part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows of
+        W1; part 0's includes B_j).  first_z: every example's first-layer dz.
+        split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs.
+        fill, input_example, input_x: numba_input_major's buckets; part t fills those of its
+        rows of W1."""
         part_loss = np.empty(parts)
         for t in prange(parts):
-            compiled.first_forward_part(np.int64(t), bounds, row_start, input_index,
-                                        input_value, batch, params, part_z, split)
+            compiled.call_first_forward(at[FIRST_FORWARD], (np.int64(t), bounds, row_start,
+                                                            input_index, input_value, batch,
+                                                            params, part_z, split))
         for t in prange(parts):
-            part_loss[t] = compiled.examples_part(np.int64(t), T, batch, params, log_guard,
-                                                  part_z, first_z, work, part_grads,
-                                                  part_active)
+            part_loss[t] = compiled.call_examples(at[EXAMPLES], (np.int64(t), T, batch, params,
+                                                                 log_guard, part_z, first_z,
+                                                                 work, part_grads,
+                                                                 part_active))
         # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
         for p in range(2, n_tensors):
             out = grads[p]
@@ -329,13 +373,11 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                 src = part_grads[u, p]
                 for i in range(len(out)):
                     out[i] += src[i]
-        # numba_input_major's buckets; part t fills those of its rows of W1
-        fill = np.empty(shape[0], dtype=np.int64)
-        input_example = np.empty(shape[0] * batch, dtype=np.int32)
-        input_x = np.empty(shape[0] * batch)
         for t in prange(parts):
-            compiled.first_backward_part(np.int64(t), bounds, input_index, input_value, batch,
-                                         grads, split, first_z, fill, input_example, input_x)
+            compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
+                                                              input_value, batch, grads, split,
+                                                              first_z, fill, input_example,
+                                                              input_x))
         total = 0.0
         for t in range(parts):
             total += part_loss[t]
@@ -345,34 +387,38 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             K.weight_decay_gradient(params, grads, n_layers, weight_decay)
         return loss
 
-    def update_region(bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
+    def update_region(at, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
                       beta2):
         for t in prange(parts):
-            compiled.update_part(np.int64(t), bounds, kind, params, grads, state1, state2, lr,
-                                 momentum, beta1, beta2)
+            compiled.call_update(at[UPDATE], (np.int64(t), bounds, kind, params, grads, state1,
+                                              state2, lr, momentum, beta1, beta2))
 
     # The entry points.  A whole training run is one compiled function: a call from one
     # parallel function to another would make Numba optimize and generate the callee's code
     # once more for the caller.
     def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
-                       active, bounds, work, part_grads, part_active):
+                       active, bounds, work, part_grads, part_active, at, part_z, first_z,
+                       split, fill, input_example, input_x):
         """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
         own, in work and part_active)."""
         check_shape(sizes, activation_code, output_code, shape, activation, output)
-        return compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+        return compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active)
+                                         work, part_grads, part_active, part_z, first_z, split,
+                                         fill, input_example, input_x)
 
     def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                    activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                    kind, state1, state2, lr, momentum, beta1, beta2, bounds, work,
-                   part_grads, part_active):
+                   part_grads, part_active, at, part_z, first_z, split, fill, input_example,
+                   input_x):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
-        loss = compiled.gradient_regions(bounds, row_start, input_index, input_value, T,
+        loss = compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active)
-        compiled.update_region(bounds, kind, params, grads, state1, state2, lr, momentum,
+                                         work, part_grads, part_active, part_z, first_z, split,
+                                         fill, input_example, input_x)
+        compiled.update_region(at, bounds, kind, params, grads, state1, state2, lr, momentum,
                                beta1, beta2)
         return loss
 
@@ -381,17 +427,19 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                 output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                                 row_start, input_index, input_value, T, batch_labels, kind,
                                 state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
-                                work, part_grads, part_active):
+                                work, part_grads, part_active, at, part_z, first_z, split, fill,
+                                input_example, input_x):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         for s in range(steps):
-            compiled.gather_region(pixel_start, pixel_index, pixel_value, labels,
-                                   indices[s * batch:(s + 1) * batch], batch,
-                                   row_start, input_index, input_value, T, batch_labels)
-            losses[s] = compiled.gradient_regions(bounds, row_start, input_index,
+            compiled.gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices,
+                                   s * batch, batch, row_start, input_index, input_value, T,
+                                   batch_labels)
+            losses[s] = compiled.gradient_regions(at, bounds, row_start, input_index,
                                                   input_value, T, batch, params, grads,
                                                   log_guard, weight_decay, work, part_grads,
-                                                  part_active)
-            compiled.update_region(bounds, kind, params, grads, state1, state2, lrs[s],
+                                                  part_active, part_z, first_z, split, fill,
+                                                  input_example, input_x)
+            compiled.update_region(at, bounds, kind, params, grads, state1, state2, lrs[s],
                                    momentum, beta1, beta2)
 
     tag = _parallel_tag(shape, activation, output, kind)
@@ -400,14 +448,47 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # its name, where a dispatcher would make a new key (and a recompile) in every process.
     compiled = types.ModuleType(f"loopnet._parallel_{tag}")
     sys.modules[compiled.__name__] = compiled
-    for part_fn in (gather_part, first_forward_part, examples_part, first_backward_part,
-                    update_part):
-        setattr(compiled, part_fn.__name__, _compile(part_fn, tag, parallel=False))
+    part_functions = [_compile(part_fn, tag, parallel=False) for part_fn in (
+        gather_part, first_forward_part, examples_part, first_backward_part, update_part)]
+    names = [f"{fn.py_func.__qualname__}" for fn in part_functions]
+    for k, call in enumerate(("call_gather", "call_first_forward", "call_examples",
+                              "call_first_backward", "call_update")):
+        setattr(compiled, call, indirect_call(names[k], numba.float64 if k == EXAMPLES
+                                              else numba.none))
     for region in (gather_region, gradient_regions, update_region):
         setattr(compiled, region.__name__, numba.njit(inline="always")(region))
+
+    def addresses(data, batch_values, update_values, bounds, part_work, buffers) -> np.ndarray:
+        """at[k]: the address of part function k, compiled (or loaded from the cache) for the
+        types of the values that the regions pass it.  data: the dataset and the indices
+        (None: no gather); batch_values: the minibatch, params, grads, log_guard and, with
+        data, batch_labels; update_values: the optimizer's (None: no update)."""
+        part = np.int64(0)
+        work, part_grads, part_active = part_work
+        part_z, first_z, split, fill, input_example, input_x = buffers
+        row_start, input_index, input_value, T, batch, params, grads, log_guard = \
+            batch_values[:8]
+        arguments = [None] * len(part_functions)
+        if data is not None:
+            arguments[GATHER] = (part, *data, part, batch, row_start, input_index, input_value,
+                                 T, batch_values[8])
+        arguments[FIRST_FORWARD] = (part, bounds, row_start, input_index, input_value, batch,
+                                    params, part_z, split)
+        arguments[EXAMPLES] = (part, T, batch, params, log_guard, part_z, first_z, work,
+                               part_grads, part_active)
+        arguments[FIRST_BACKWARD] = (part, bounds, input_index, input_value, batch, grads,
+                                     split, first_z, fill, input_example, input_x)
+        if update_values is not None:
+            kind, *optimizer = update_values
+            arguments[UPDATE] = (part, bounds, kind, params, grads, *optimizer)
+        return np.array([0 if values is None else address_of(name, fn, values)
+                         for name, fn, values in zip(names, part_functions, arguments)],
+                        dtype=np.int64)
+
     return types.SimpleNamespace(batch_gradient=_compile(batch_gradient, tag),
                                  train_step=_compile(train_step, tag),
-                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag))
+                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag),
+                                 addresses=addresses)
 
 
 def _parallel_tag(shape, activation: int, output: int, kind: int) -> str:

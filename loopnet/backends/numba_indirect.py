@@ -1,0 +1,63 @@
+"""Calling a compiled function through its address (Numba only): each function's code made once.
+
+When a compiled function calls another, Numba links the callee's code into the caller's and
+LLVM optimizes and generates the machine code of both once more.  Parallel mode's training loop
+calls each part's function (numba_parallel) from a parallel region, which Numba compiles as a
+function of its own: every part's code was optimized and generated again for its region and
+once more for the loop around them (measured, 784-50-10: LLVM took 12 of the 20 s that a first
+parallel run spent compiling).  Called through its address instead, each part is compiled once,
+in its own module, and the loop's code holds only the call.  The call is the one Numba makes
+to any compiled function (its calling convention: the same arguments, the same return value,
+an exception raised by the callee raised in the caller); only the callee is not inlined.
+
+The address is an argument at run time (`address_of`), so the caller's cached code serves any
+process.  The caller's argument types must be the callee's compiled signature: `indirect_call`
+checks at compile time that they are the ones `address_of` compiled it for.
+"""
+import numba
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+# name -> the signature that address_of compiled that function for, in this process
+_SIGNATURES: dict[str, tuple] = {}
+
+
+def address_of(name: str, dispatcher, arguments: tuple) -> int:
+    """The machine address of `dispatcher` compiled for the types of `arguments` (compiled
+    now, or loaded from Numba's cache), recorded under `name` for `indirect_call`'s check."""
+    signature = tuple(numba.typeof(value) for value in arguments)
+    dispatcher.compile(signature)
+    result = dispatcher.overloads[signature]
+    _SIGNATURES[name] = signature
+    return result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+
+
+def indirect_call(name: str, return_type):
+    """A compiled-code function f(address, arguments) calling the compiled function at
+    `address` (from `address_of(name, ...)`) with the tuple `arguments`, returning its
+    `return_type` value."""
+
+    @intrinsic
+    def call_at(typingctx, address, arguments):
+        expected = _SIGNATURES.get(name)
+        if expected is None or tuple(arguments.types) != expected:
+            raise TypingError(f"{name} is called with {arguments.types}, compiled for "
+                              f"{expected}")
+
+        def codegen(context, builder, signature, llvm_arguments):
+            at, values = llvm_arguments
+            argument_types = list(signature.args[1].types)
+            unpacked = [builder.extract_value(values, k) for k in range(len(argument_types))]
+            function_type = context.call_conv.get_function_type(return_type, argument_types)
+            callee = builder.inttoptr(at, function_type.as_pointer())
+            status, result = context.call_conv.call_function(builder, callee, return_type,
+                                                             argument_types, unpacked)
+            with cgutils.if_unlikely(builder, status.is_error):
+                context.call_conv.return_status_propagate(builder, status)
+            return result
+
+        return return_type(types.int64, arguments), codegen
+
+    return call_at
