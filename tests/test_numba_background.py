@@ -108,6 +108,9 @@ def test_the_training_loop_compiled_early_by_a_child_loads_from_the_cache(tmp_pa
     loop = [line for line in lines if "train_steps_from_pixels" in line]
     assert any("data loaded" in line for line in loop)
     assert not any("data saved" in line for line in loop)
+    # the child compiled only the loop: the functions it calls through their addresses
+    # (numba_indirect), here the examples' part, are the parent's to compile
+    assert any("data saved" in line and "examples" in line for line in lines)
 
 
 def test_a_network_too_big_for_memory_starts_no_early_compile(monkeypatch):

@@ -12,7 +12,10 @@ this process compiles the kernels itself, as it would have without the child.
 
 A first run of the default job also spends a second or two generating its data before anything
 compiles: `start_training_compile` starts a second child at once, compiling the training loop
-meanwhile (the shape of the default data is known before it exists).
+meanwhile (the shape of the default data is known before it exists).  That child compiles the
+loop only: the functions the loop calls through their addresses (numba_indirect: a step's
+examples in exact mode, each core's part of a region in parallel mode) are compiled by this
+process once it has the data, at the same time, and the loop is then loaded from the cache.
 
 Run as `python -m loopnet.backends.numba_background evaluation SIZES ACTIVATION OUTPUT LOSS`
 (or `training SIZES ACTIVATION OUTPUT LOSS exact|parallel OPTIMIZER`): it builds the same network
@@ -96,6 +99,11 @@ def warm_up(trainer, training_child: subprocess.Popen | None = None) -> None:
     child = start_evaluation_compile(trainer)
     try:
         if training_child is not None:
+            from loopnet.backends.numba_indirect import CALLEES, compiling_only
+
+            # the loop's callees here while the child compiles the loop (numba_indirect)
+            with compiling_only(CALLEES):
+                trainer.warm_up_training()
             training_child.wait(timeout=CHILD_TIMEOUT_SECONDS)  # failed: compiled here instead
         start = time.perf_counter()
         trainer.warm_up_training()
@@ -112,6 +120,7 @@ def warm_up(trainer, training_child: subprocess.Popen | None = None) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from loopnet.backends.numba_indirect import CALLERS, compiling_only
     from loopnet.data.dataset import Dataset
     from loopnet.network import MultiLayerNet
     from loopnet.optimizers import SGD, make_optimizer
@@ -123,8 +132,9 @@ def main(argv: list[str]) -> int:
                         loss=loss, backend="numba", parallel=parallel)
     one_example = Dataset(bytes(net.sizes[0]), bytes(1), net.sizes[0], n_classes=net.sizes[-1])
     if part == "training":
-        Trainer(net, make_optimizer(training[1], 0.1), one_example,
-                batch_size=1).warm_up_training()
+        with compiling_only(CALLERS):  # the parent compiles the callees meanwhile
+            Trainer(net, make_optimizer(training[1], 0.1), one_example,
+                    batch_size=1).warm_up_training()
     else:
         Trainer(net, SGD(0.1), one_example, one_example, batch_size=1).warm_up_evaluation()
     return 0

@@ -1,8 +1,8 @@
 """What the Numba modules share: the compiled copies of loopnet/kernels.py and their cache names.
 
 The modules of the Numba path read top-down, each importing only the ones above it:
-numba_registers → numba_compile (this) → numba_input_major → numba_specialized →
-numba_parallel → numba_backend.
+numba_registers and numba_indirect → numba_compile (this) → numba_input_major →
+numba_specialized → numba_parallel → numba_backend.
 """
 from __future__ import annotations
 

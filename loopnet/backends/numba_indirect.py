@@ -13,7 +13,13 @@ an exception raised by the callee raised in the caller); only the callee is not 
 The address is an argument at run time (`address_of`), so the caller's cached code serves any
 process.  The caller's argument types must be the callee's compiled signature: `indirect_call`
 checks at compile time that they are the ones `address_of` compiled it for.
+
+Caller and callees no longer need each other's code to compile, so two processes can compile
+them at the same time (`compiling_only`, used by numba_background on a first run).
 """
+import contextlib
+from collections.abc import Iterator
+
 import numba
 from numba import types
 from numba.core import cgutils
@@ -22,12 +28,34 @@ from numba.extending import intrinsic
 
 # name -> the signature that address_of compiled that function for, in this process
 _SIGNATURES: dict[str, tuple] = {}
+CALLEES, CALLERS = "callees", "callers"
+_only: list[str] = []  # what this process compiles, when not both
+
+
+@contextlib.contextmanager
+def compiling_only(what: str) -> Iterator[None]:
+    """Within: compile only the CALLEES (the callers that `only_callees()` skips are not run)
+    or only the CALLERS (`address_of` records the signature, compiles nothing and gives 0: a
+    caller must then be run so that it calls nothing, e.g. on zero steps)."""
+    _only.append(what)
+    try:
+        yield
+    finally:
+        _only.pop()
+
+
+def only_callees() -> bool:
+    """Whether this process is compiling only the callees (see compiling_only)."""
+    return _only[-1:] == [CALLEES]
 
 
 def address_of(name: str, dispatcher, arguments: tuple) -> int:
     """The machine address of `dispatcher` compiled for the types of `arguments` (compiled
     now, or loaded from Numba's cache), recorded under `name` for `indirect_call`'s check."""
     signature = tuple(numba.typeof(value) for value in arguments)
+    if _only[-1:] == [CALLERS]:
+        _SIGNATURES[name] = signature
+        return 0
     dispatcher.compile(signature)
     result = dispatcher.overloads[signature]
     _SIGNATURES[name] = signature

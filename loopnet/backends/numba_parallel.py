@@ -22,7 +22,10 @@ step has five parallel regions:
    (`update_tensor` on slices: it is element-wise).
 
 What part t does in a region is a function of its own (`gather_part`, ..., `update_part`); the
-regions call them in a `prange` loop over the parts.
+regions call them in a `prange` loop over the parts, through their addresses (numba_indirect),
+so that each part's code is optimized and generated once, not again for every region and the
+loop around them (a first compile of the 784-50-10 SGD loop: 21.3 s before, 14.1 s).  A step's
+work space (part_z, first_z, split, the buckets) is made once per minibatch size, in Python.
 
 So each core reads and writes only its own part of W1 and ΔW1 (about 314 kB each for
 784-50-10): they stay in its cache from step to step, and no core sums up another core's copy
@@ -59,7 +62,7 @@ from loopnet.backends.numba_compile import (  # noqa: E402
     compiled_kernels,
     one_per_shape,
 )
-from loopnet.backends.numba_indirect import address_of, indirect_call  # noqa: E402
+from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees  # noqa: E402
 from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
     layers_above,
@@ -215,6 +218,8 @@ class ParallelKernels:
                               log_guard, batch_labels),
                              (kind, state1, state2, lrs[0] if len(lrs) else 0.0, momentum,
                               beta1, beta2), bounds, self._part_work, buffers)
+        if only_callees():  # the loop itself is another process's to compile
+            return None
         return loops.train_steps_from_pixels(*args, bounds, *self._part_work, at, *buffers)
 
 
