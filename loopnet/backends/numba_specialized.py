@@ -114,14 +114,31 @@ class SpecializedKernels:
         self._loops = {}
         self._buffers_batch, self._buffers = None, ()
         kernels = bound_kernels(activation, output)
+        layers = layers_above(kernels, self._shape, activation, output)
         shape = self._shape
+        n_first, last = shape[1], len(shape) - 2
 
         def count_correct(row_start, input_index, input_value, labels, batch, params, sizes,
                           activation_code, Z, H, active):
             check_shape(sizes, activation_code, output, shape, activation, output)
             wide_vectors()
-            return kernels.count_correct(row_start, input_index, input_value, labels, batch,
-                                         params, shape, activation, Z, H, active)
+            # kernels.count_correct, its forward_example with the layers above unrolled
+            # (layers_above: compiled in 2.0 s instead of 3.6 s for 784-50-10)
+            n_out = shape[last + 1]
+            correct = 0
+            for n in range(batch):
+                kernels.input_affine_forward(input_index, input_value, row_start[n],
+                                             row_start[n + 1], params[0], params[1], Z[0],
+                                             n_first)
+                layers.forward_above(params, Z, H, active)
+                a = Z[last]
+                best = 0
+                for k in range(1, n_out):
+                    if a[k] > a[best]:
+                        best = k
+                if best == labels[n]:
+                    correct += 1
+            return correct
 
         self.count_correct = _compile(count_correct, f"{self._tag}_{SOURCE_TAG}")
 
