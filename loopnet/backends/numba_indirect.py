@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 import numba
 from numba import types
+from numba._dispatcher import compute_fingerprint
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
@@ -49,17 +50,36 @@ def only_callees() -> bool:
     return _only[-1:] == [CALLEES]
 
 
+# (name, the arguments' fingerprints) -> (signature, address) found before in this process
+_FOUND: dict[tuple, tuple] = {}
+
+
+def _fingerprint(value):
+    """A key of the value's Numba type: the dispatcher's own fast fingerprint (a few µs for a
+    call's arguments, where numba.typeof takes hundreds), else the type itself."""
+    try:
+        return compute_fingerprint(value)
+    except (ValueError, TypeError, NotImplementedError):  # e.g. a typed List
+        return numba.typeof(value)
+
+
 def address_of(name: str, dispatcher, arguments: tuple) -> int:
     """The machine address of `dispatcher` compiled for the types of `arguments` (compiled
     now, or loaded from Numba's cache), recorded under `name` for `indirect_call`'s check."""
-    signature = tuple(numba.typeof(value) for value in arguments)
-    if _only[-1:] == [CALLERS]:
+    key = (name, *(_fingerprint(value) for value in arguments))
+    if key in _FOUND and _only[-1:] != [CALLERS]:
+        signature, address = _FOUND[key]
         _SIGNATURES[name] = signature
+        return address
+    signature = tuple(numba.typeof(value) for value in arguments)
+    _SIGNATURES[name] = signature
+    if _only[-1:] == [CALLERS]:
         return 0
     dispatcher.compile(signature)
     result = dispatcher.overloads[signature]
-    _SIGNATURES[name] = signature
-    return result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+    address = result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+    _FOUND[key] = signature, address
+    return address
 
 
 def indirect_call(name: str, return_type):
