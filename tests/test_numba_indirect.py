@@ -58,3 +58,12 @@ def test_a_call_with_other_argument_types_does_not_compile():
     at = indirect.address_of("test_strided_sum", _strided_sum, (np.int64(0), x, out))
     with pytest.raises(TypingError, match="compiled for"):
         _one_part(at, np.int64(0), x.astype(np.float32), out)
+
+
+def test_a_call_at_address_zero_raises_instead_of_jumping_there():
+    x, out = np.arange(4.0), np.zeros(2)
+    with indirect.compiling_only(indirect.CALLERS):
+        at = indirect.address_of("test_strided_sum", _strided_sum, (np.int64(0), x, out))
+    assert at == 0
+    with pytest.raises(RuntimeError, match="not compiled in this process"):
+        _one_part(at, np.int64(0), x, out)

@@ -96,6 +96,10 @@ def indirect_call(name: str, return_type):
 
         def codegen(context, builder, signature, llvm_arguments):
             at, values = llvm_arguments
+            with cgutils.if_unlikely(builder, cgutils.is_null(builder, at)):
+                # address_of gave 0 (compiling_only(CALLERS)): raise rather than jump there
+                context.call_conv.return_user_exc(builder, RuntimeError,
+                                                  (f"{name} was not compiled in this process",))
             argument_types = list(signature.args[1].types)
             unpacked = [builder.extract_value(values, k) for k in range(len(argument_types))]
             function_type = context.call_conv.get_function_type(return_type, argument_types)
