@@ -149,6 +149,28 @@ def test_trainer_identical_on_both_backends(digits, optimizer):
     assert [(r.train_acc, r.test_acc) for r in r_py] == [(r.train_acc, r.test_acc) for r in r_nb]
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_trainer_sgd_with_and_without_weight_decay_identical_on_both_backends(digits,
+                                                                             weight_decay):
+    """Plain SGD without weight decay updates W1 row by row as its gradient is summed
+    (numba_input_major.weights_backward_sgd); with weight decay the loop keeps the separate
+    update: both bit for bit the python backend's, and the weight decay changes the result."""
+    train, _ = digits
+    params = {}
+    for backend in ("python", "numba"):
+        net = MultiLayerNet([784, 12, 10], weight_init="he", seed=4, backend=backend,
+                            weight_decay=weight_decay)
+        trainer = Trainer(net, make_optimizer("sgd", 0.1), train, batch_size=30, seed=2)
+        trainer.run(iters=9, chunk_steps=4)
+        params[backend] = param_bits(net)
+        assert len(trainer.step_losses) == 9
+    assert params["python"] == params["numba"]
+    reference = MultiLayerNet([784, 12, 10], weight_init="he", seed=4, backend="python",
+                              weight_decay=0.01 - weight_decay)
+    Trainer(reference, make_optimizer("sgd", 0.1), train, batch_size=30, seed=2).run(iters=9)
+    assert param_bits(reference) != params["python"]
+
+
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
 def test_trainer_with_sigmoid_outputs_identical_on_both_backends(digits, loss):
     """The training loop compiled for the shape (SpecializedKernels) with sigmoid output units:

@@ -25,6 +25,7 @@ import types
 import numba
 import numpy as np
 
+from loopnet import kernels as python_kernels
 from loopnet.backends import numba_input_major as input_major
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees
@@ -177,6 +178,8 @@ class SpecializedKernels:
         kernels = bound_kernels(activation, output, kind)
         layers = layers_above(kernels, shape, activation, output)
         n_in, n_first, n_out = shape[0], shape[1], shape[-1]
+        n_layers = len(shape) - 1
+        plain_sgd = kind == python_kernels.SGD  # a constant of the compiled loop
 
         def examples(input_index, input_value, row_start, batch, params, grads, log_guard, Z,
                      H, dZ, dH, active, T, fill, input_example, input_x, dZ1):
@@ -218,8 +221,9 @@ class SpecializedKernels:
             wide_vectors()
             # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
             # layer's backward run input by input over the minibatch (numba_input_major: the
-            # same sums in the same order) and the layers above unrolled (layers_above).  The
-            # examples' part is its own compiled function, called through its address at[0].
+            # same sums in the same order; for plain SGD each row of W1 updated as its ΔW1 is
+            # summed) and the layers above unrolled (layers_above).  The examples' part is its
+            # own compiled function, called through its address at[0].
             for s in range(steps):
                 kernels.gather_batch(pixel_start, pixel_index, pixel_value, labels,
                                      indices[s * batch:(s + 1) * batch], batch, n_out,
@@ -233,15 +237,30 @@ class SpecializedKernels:
                                                       batch, params, grads, log_guard, Z, H,
                                                       dZ, dH, active, T, fill, input_example,
                                                       input_x, dZ1))
-                input_major.weights_backward(0, n_in, fill, input_example, input_x, dZ1,
-                                             grads[0], batch, n_first)
                 input_major.bias_backward(dZ1, grads[1], batch, n_first)
                 loss = total / batch
-                if weight_decay != 0.0:
-                    loss += kernels.weight_decay_term(params, len(shape) - 1, weight_decay)
-                    kernels.weight_decay_gradient(params, grads, len(shape) - 1, weight_decay)
-                kernels.optimizer_update(kind, params, grads, state1, state2, lrs[s], momentum,
-                                         beta1, beta2)
+                if weight_decay != 0.0:  # (W1 is not updated yet)
+                    loss += kernels.weight_decay_term(params, n_layers, weight_decay)
+                if plain_sgd:
+                    # kernels.weight_decay_gradient and sgd_update of W1 row by row as its ΔW1
+                    # is summed (numba_input_major), then both for the other tensors
+                    input_major.weights_backward_sgd(0, n_in, fill, input_example, input_x,
+                                                     dZ1, params[0], lrs[s], weight_decay,
+                                                     batch, n_first)
+                    if weight_decay != 0.0:
+                        for layer in range(1, n_layers):
+                            W, dW = params[2 * layer], grads[2 * layer]
+                            for i in range(len(W)):
+                                dW[i] += weight_decay * W[i]
+                    for p in range(1, len(params)):
+                        kernels.sgd_update(params[p], grads[p], lrs[s])
+                else:
+                    input_major.weights_backward(0, n_in, fill, input_example, input_x, dZ1,
+                                                 grads[0], batch, n_first)
+                    if weight_decay != 0.0:
+                        kernels.weight_decay_gradient(params, grads, n_layers, weight_decay)
+                    kernels.optimizer_update(kind, params, grads, state1, state2, lrs[s],
+                                             momentum, beta1, beta2)
                 losses[s] = loss
 
         return _compile(train_steps_from_pixels, tag), examples
