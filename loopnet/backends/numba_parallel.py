@@ -68,6 +68,7 @@ from loopnet.backends.numba_specialized import (  # noqa: E402
     layers_above,
     shape_tag,
     specialized_kernels,
+    transposed_size,
 )
 
 PARTS = numba.config.NUMBA_NUM_THREADS
@@ -101,7 +102,9 @@ def _part_buffers(shape: tuple, parts: int) -> tuple:
       layer and loop to each layer's own width);
     - grads (parts, 2L, size): row p for tensor p, the ΔW, ΔB of the layers above the first
       (rows 0 and 1 are unused: the parts write ΔW1 and ΔB1 into the shared gradients);
-    - active (parts, size): the kernels' index buffer.
+    - active (parts, size): the kernels' index buffer;
+    - transposed (parts, size): numba_specialized.layers_above's W^T of the layers above the
+      first (each part transposes them into its own row, in its own core's cache).
 
     Plain arrays rather than a list of tuples: a parallel loop takes arrays as they are, where
     a typed List cost two seconds of a first run's compile.  Every row ends with at least a
@@ -112,7 +115,8 @@ def _part_buffers(shape: tuple, parts: int) -> tuple:
     work = np.zeros((4, parts, len(widths), _line_padded(max(widths))))
     grads = np.zeros((parts, len(tensor_sizes), _line_padded(max(tensor_sizes[1:]))))
     active = np.zeros((parts, _line_padded(max(shape[1:-1], default=1))), dtype=np.int64)
-    return work, grads, active
+    transposed = np.zeros((parts, _line_padded(transposed_size(shape))))
+    return work, grads, active, transposed
 
 
 def input_bounds(row_start, input_index, rows: int, n_in: int, parts: int) -> np.ndarray:
@@ -272,12 +276,13 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                    part_z[z0:z0 + n_first], n_first)
 
     def examples_part(part, T, batch, params, log_guard, part_z, first_z, work, part_grads,
-                      part_active):
+                      part_active, part_transposed):
         """Region 3: the layers above the first for the part's share of the examples; returns
         their summed loss."""
         wide_vectors()
         Zt, Ht, dZt, dHt = work[0, part], work[1, part], work[2, part], work[3, part]
-        g, At = part_grads[part], part_active[part]
+        g, At, WT = part_grads[part], part_active[part], part_transposed[part]
+        layers.transpose_above(params, WT)
         for p in range(2, n_tensors):
             buf = g[p]
             for i in range(len(buf)):
@@ -293,7 +298,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                     z[j] += part_z[(u * batch + n) * n_first + j]
             layers.forward_above(params, Zt, Ht, At)
             total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
-            layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At)
+            layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At, WT)
             dz = dZt[0]
             for j in range(n_first):
                 first_z[n * n_first + j] = dz[j]
@@ -349,8 +354,8 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                               batch_labels))
 
     def gradient_regions(at, bounds, row_start, input_index, input_value, T, batch, params,
-                         grads, log_guard, weight_decay, work, part_grads, part_active, part_z,
-                         first_z, split, fill, input_example, input_x):
+                         grads, log_guard, weight_decay, work, part_grads, part_active,
+                         part_transposed, part_z, first_z, split, fill, input_example, input_x):
         """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers.
 
         part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows of
@@ -367,7 +372,8 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             part_loss[t] = compiled.call_examples(at[EXAMPLES], (np.int64(t), T, batch, params,
                                                                  log_guard, part_z, first_z,
                                                                  work, part_grads,
-                                                                 part_active))
+                                                                 part_active,
+                                                                 part_transposed))
         # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
         for p in range(2, n_tensors):
             out = grads[p]
@@ -403,26 +409,26 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # once more for the caller.
     def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
-                       active, bounds, work, part_grads, part_active, at, part_z, first_z,
+                       active, bounds, work, part_grads, part_active, part_transposed, at, part_z, first_z,
                        split, fill, input_example, input_x):
         """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
-        own, in work and part_active)."""
+        own, in work, part_active and part_transposed)."""
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         return compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active, part_z, first_z, split,
-                                         fill, input_example, input_x)
+                                         work, part_grads, part_active, part_transposed, part_z,
+                                         first_z, split, fill, input_example, input_x)
 
     def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                    activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                    kind, state1, state2, lr, momentum, beta1, beta2, bounds, work,
-                   part_grads, part_active, at, part_z, first_z, split, fill, input_example,
+                   part_grads, part_active, part_transposed, at, part_z, first_z, split, fill, input_example,
                    input_x):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         loss = compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
                                          batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active, part_z, first_z, split,
-                                         fill, input_example, input_x)
+                                         work, part_grads, part_active, part_transposed, part_z,
+                                         first_z, split, fill, input_example, input_x)
         compiled.update_region(at, bounds, kind, params, grads, state1, state2, lr, momentum,
                                beta1, beta2)
         return loss
@@ -432,8 +438,8 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                 output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                                 row_start, input_index, input_value, T, batch_labels, kind,
                                 state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
-                                work, part_grads, part_active, at, part_z, first_z, split, fill,
-                                input_example, input_x):
+                                work, part_grads, part_active, part_transposed, at, part_z,
+                                first_z, split, fill, input_example, input_x):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         for s in range(steps):
             compiled.gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices,
@@ -442,7 +448,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
             losses[s] = compiled.gradient_regions(at, bounds, row_start, input_index,
                                                   input_value, T, batch, params, grads,
                                                   log_guard, weight_decay, work, part_grads,
-                                                  part_active, part_z, first_z, split, fill,
+                                                  part_active, part_transposed, part_z, first_z, split, fill,
                                                   input_example, input_x)
             compiled.update_region(at, bounds, kind, params, grads, state1, state2, lrs[s],
                                    momentum, beta1, beta2)
@@ -469,7 +475,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         (None: no gather); batch_values: the minibatch, params, grads, log_guard and, with
         data, batch_labels; update_values: the optimizer's (None: no update)."""
         part = np.int64(0)
-        work, part_grads, part_active = part_work
+        work, part_grads, part_active, part_transposed = part_work
         part_z, first_z, split, fill, input_example, input_x = buffers
         row_start, input_index, input_value, T, batch, params, grads, log_guard = \
             batch_values[:8]
@@ -480,7 +486,7 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         arguments[FIRST_FORWARD] = (part, bounds, row_start, input_index, input_value, batch,
                                     params, part_z, split)
         arguments[EXAMPLES] = (part, T, batch, params, log_guard, part_z, first_z, work,
-                               part_grads, part_active)
+                               part_grads, part_active, part_transposed)
         arguments[FIRST_BACKWARD] = (part, bounds, input_index, input_value, batch, grads,
                                      split, first_z, fill, input_example, input_x)
         if update_values is not None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from loopnet import kernels as python_kernels
 from loopnet.backends import numba_input_major as input_major
+from loopnet.backends import numba_transposed as transposed_backward
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees
 from loopnet.backends.numba_registers import wide_vectors
@@ -45,7 +46,12 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
     The same kernel calls in the same order.
 
         forward_above(params, Z, H, active)
-        backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active)
+        transpose_above(params, transposed)
+        backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed)
+
+    `transposed` (transposed_size(shape) doubles) holds W^T of every layer above the first for
+    the backward (numba_transposed): transpose_above fills it from params, once for as long as
+    params do not change.
 
     A module registered in sys.modules, as the compiled loops that call them find them: Numba
     keys a cache entry on its function's pickled closure variables, and a module pickles as its
@@ -64,21 +70,29 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         forward_above = _forward_layer(kernels, activation, layer, shape[layer],
                                        shape[layer + 1], forward_above)
 
-    def nothing_below(params, grads, Z, H, dZ, dH, active):
+    def nothing_below(params, grads, Z, H, dZ, dH, active, transposed):
         pass
 
-    backward_below = inline(nothing_below)
+    def nothing_transposed(params, transposed):
+        pass
+
+    backward_below, transpose_above = inline(nothing_below), inline(nothing_transposed)
+    offset = 0  # layer l's W^T at transposed[offset : offset + n_in * n_out]
     for layer in range(1, last + 1):  # layer l's function runs l, then the ones below it
-        backward_below = _backward_layer(kernels, activation, layer, shape[layer],
-                                         shape[layer + 1], backward_below)
+        n_in, n_out = shape[layer], shape[layer + 1]
+        backward_below = _backward_layer(kernels, activation, layer, n_in, n_out, offset,
+                                         backward_below)
+        transpose_above = _transpose_layer(layer, n_in, n_out, offset, transpose_above)
+        offset += n_in * n_out
     n_out = shape[-1]
 
-    def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active):
+    def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed):
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
-        backward_below(params, grads, Z, H, dZ, dH, active)
+        backward_below(params, grads, Z, H, dZ, dH, active, transposed)
 
     module = types.ModuleType(name)
     module.forward_above, module.backward_to_first = forward_above, inline(backward_to_first)
+    module.transpose_above = transpose_above
     sys.modules[name] = module
     return module
 
@@ -93,14 +107,32 @@ def _forward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, abov
     return inline(forward_layer)
 
 
-def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, below):
-    def backward_layer(params, grads, Z, H, dZ, dH, active):
-        kernels.affine_backward(H[l - 1], params[2 * l], dZ[l], grads[2 * l], grads[2 * l + 1],
-                                dH[l - 1], n_in, n_out, active)
+def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, offset: int,
+                    below):
+    def backward_layer(params, grads, Z, H, dZ, dH, active, transposed):
+        # kernels.affine_backward, its h = W·z from W^T (numba_transposed: the same sums)
+        transposed_backward.affine_backward(H[l - 1], transposed[offset:offset + n_in * n_out],
+                                            dZ[l], grads[2 * l], grads[2 * l + 1], dH[l - 1],
+                                            n_in, n_out, active)
         kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
-        below(params, grads, Z, H, dZ, dH, active)
+        below(params, grads, Z, H, dZ, dH, active, transposed)
 
     return inline(backward_layer)
+
+
+def _transpose_layer(l: int, n_in: int, n_out: int, offset: int, below):
+    def transpose_layer(params, transposed):
+        transposed_backward.transpose_weights(params[2 * l],
+                                              transposed[offset:offset + n_in * n_out], n_in,
+                                              n_out)
+        below(params, transposed)
+
+    return inline(transpose_layer)
+
+
+def transposed_size(shape) -> int:
+    """Doubles of layers_above's `transposed`: W^T of every layer above the first."""
+    return sum(n_in * n_out for n_in, n_out in zip(shape[1:-1], shape[2:]))
 
 
 class SpecializedKernels:
@@ -162,12 +194,14 @@ class SpecializedKernels:
 
     def _step_buffers(self, batch: int) -> tuple:
         """A step's work space, made once per minibatch size: numba_input_major's buckets
-        (fill, input_example, input_x) and every example's first-layer dz (dZ1)."""
+        (fill, input_example, input_x), every example's first-layer dz (dZ1) and the layers'
+        W^T above the first (layers_above's `transposed`)."""
         if self._buffers_batch != batch:
             n_in, n_first = self._shape[0], self._shape[1]
             self._buffers = (np.empty(n_in, dtype=np.int64), np.empty(n_in * batch,
                                                                        dtype=np.int32),
-                             np.empty(n_in * batch), np.empty(batch * n_first))
+                             np.empty(n_in * batch), np.empty(batch * n_first),
+                             np.empty(transposed_size(self._shape)))
             self._buffers_batch = batch
         return self._buffers
 
@@ -182,11 +216,12 @@ class SpecializedKernels:
         plain_sgd = kind == python_kernels.SGD  # a constant of the compiled loop
 
         def examples(input_index, input_value, row_start, batch, params, grads, log_guard, Z,
-                     H, dZ, dH, active, T, fill, input_example, input_x, dZ1):
+                     H, dZ, dH, active, T, fill, input_example, input_x, dZ1, transposed):
             """One step's examples, n in minibatch order: each one's non-zero inputs put in
             their buckets, its forward, loss and backward down to its first-layer dz (kept in
             dZ1); returns the summed loss."""
             wide_vectors()
+            layers.transpose_above(params, transposed)
             total = 0.0
             for n in range(batch):
                 input_major.bucket_example(input_index, input_value, row_start[n],
@@ -197,7 +232,7 @@ class SpecializedKernels:
                 layers.forward_above(params, Z, H, active)
                 total += kernels.output_loss(output, log_guard, Z, H, T, n * n_out, shape)
                 layers.backward_to_first(T, n * n_out, batch, params, grads, Z, H, dZ, dH,
-                                         active)
+                                         active, transposed)
                 dz = dZ[0]
                 for j in range(n_first):
                     dZ1[n * n_first + j] = dz[j]
@@ -216,7 +251,7 @@ class SpecializedKernels:
                                     output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
                                     row_start, input_index, input_value, T, batch_labels, kind,
                                     state1, state2, lrs, momentum, beta1, beta2, losses, at,
-                                    fill, input_example, input_x, dZ1):
+                                    fill, input_example, input_x, dZ1, transposed):
             check_shape(sizes, activation_code, output_code, shape, activation, output)
             wide_vectors()
             # kernels.train_steps_from_pixels' loop, each step kernels.train_step with the first
@@ -236,7 +271,7 @@ class SpecializedKernels:
                 total = callees.call_examples(at[0], (input_index, input_value, row_start,
                                                       batch, params, grads, log_guard, Z, H,
                                                       dZ, dH, active, T, fill, input_example,
-                                                      input_x, dZ1))
+                                                      input_x, dZ1, transposed))
                 input_major.bias_backward(dZ1, grads[1], batch, n_first)
                 loss = total / batch
                 if weight_decay != 0.0:  # (W1 is not updated yet)
