@@ -368,13 +368,17 @@ def test_deterministic_for_a_thread_count():
     assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("output, loss", [("softmax", None), ("sigmoid", "squared_error")])
-def test_trainer_on_digits_within_tolerance(digits, output, loss):
+@pytest.mark.parametrize("output, loss, weight_decay", [("softmax", None, 0.0),
+                                                      ("softmax", None, 0.02),
+                                                      ("sigmoid", "squared_error", 0.0)])
+def test_trainer_on_digits_within_tolerance(digits, output, loss, weight_decay):
+    """The trainer's loop (plain SGD, with and without weight decay) within tolerance of
+    exact mode's (whose loop updates W1 as its ΔW1 is summed)."""
     train, test = digits
     nets, losses = [], []
     for parallel in (False, True):
         net = MultiLayerNet([784, 16, 10], output=output, loss=loss, weight_init="he", seed=3,
-                            backend="numba", parallel=parallel)
+                            backend="numba", parallel=parallel, weight_decay=weight_decay)
         trainer = Trainer(net, make_optimizer("sgd", 0.1), train, test, batch_size=20, seed=8)
         trainer.run(epochs=2, chunk_steps=5)
         nets.append(net)
