@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,22 @@ def test_quick_run_with_loopnet_gives_the_headline_ratios(tmp_path):
         assert summary[key] > 0
     assert report["threads"]["loopnet numba exact"]["loaded"] == ["numpy", "numba"]
     assert len({r["test_acc"] for r in report["steps"]}) <= 2  # f32 may round one image apart
+
+
+def test_arithmetic_ceiling_prints_the_rates_and_refuses_a_bad_width():
+    pytest.importorskip("numba")
+    script = str(BENCH / "arithmetic_ceiling.py")
+    done = subprocess.run([sys.executable, script, "--hidden", "8,10", "--repeats", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("data: ") and "non-zero pixels per digit" in lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "ceiling, 512-bit vectors", "ceiling, 256-bit vectors",
+        "784-8-10 first-layer forward", "784-10-10 first-layer forward"]
+    rates = [float(rate) for line in lines[1:]
+             for rate in re.findall(r"([0-9.]+)(?: multiply-adds)?/ns", line)]
+    assert len(rates) == 2 + 2 * 2 and all(rate > 0 for rate in rates)
+    bad = subprocess.run([sys.executable, script, "--hidden", "0"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "hidden sizes are 1 ... 4096" in bad.stderr
