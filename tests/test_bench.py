@@ -122,3 +122,12 @@ def test_arithmetic_ceiling_prints_the_rates_and_refuses_a_bad_width():
     bad = subprocess.run([sys.executable, script, "--hidden", "0"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "hidden sizes are 1 ... 4096" in bad.stderr
+
+
+def test_arithmetic_ceiling_refuses_a_directory_without_mnist_in_one_line(tmp_path):
+    pytest.importorskip("numba")
+    done = subprocess.run([sys.executable, str(BENCH / "arithmetic_ceiling.py"), "--data",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("arithmetic_ceiling: error: ")
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
