@@ -16,6 +16,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.typed import List  # noqa: E402
 
+from loopnet.backends.aligned import aligned_copy, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
 from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
 from loopnet.backends.numba_sampling import block_randbelow  # noqa: E402
@@ -31,7 +32,8 @@ def _empty_tensor_list():
 
 
 class NumbaBackend:
-    """Buffers are contiguous float64 NumPy arrays; tensor lists are tuples of them."""
+    """Buffers are contiguous NumPy arrays (the float64 ones begin on a cache line:
+    loopnet.backends.aligned); tensor lists are tuples of them."""
 
     name = "numba"
 
@@ -50,10 +52,10 @@ class NumbaBackend:
         return specialized_kernels(sizes, activation, output)
 
     def zeros(self, n: int) -> np.ndarray:
-        return np.zeros(n, dtype=np.float64)
+        return aligned_zeros(n)
 
     def float_buffer(self, values) -> np.ndarray:
-        return np.array(values, dtype=np.float64).reshape(-1)
+        return aligned_copy(values)
 
     def int_buffer(self, values) -> np.ndarray:
         return np.array(values, dtype=np.int64).reshape(-1)
@@ -81,7 +83,7 @@ class NumbaBackend:
         return np.frombuffer(features, dtype=np.float64)
 
     def value_buffer(self, n: int) -> np.ndarray:
-        return np.zeros(n, dtype=np.float64)
+        return aligned_zeros(n)
 
     def nonzero_count(self, pixels: np.ndarray) -> int:
         return int(np.count_nonzero(pixels))

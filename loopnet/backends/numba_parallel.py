@@ -55,6 +55,7 @@ from numba import prange  # noqa: E402
 
 from loopnet import kernels as python_kernels  # noqa: E402
 from loopnet.backends import numba_input_major as input_major  # noqa: E402
+from loopnet.backends.aligned import aligned_empty, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import (  # noqa: E402
     SOURCE_TAG,
     bound_kernels,
@@ -112,10 +113,10 @@ def _part_buffers(shape: tuple, parts: int) -> tuple:
     """
     widths = shape[1:]
     tensor_sizes = [size for n_in, n_out in zip(shape, widths) for size in (n_in * n_out, n_out)]
-    work = np.zeros((4, parts, len(widths), _line_padded(max(widths))))
-    grads = np.zeros((parts, len(tensor_sizes), _line_padded(max(tensor_sizes[1:]))))
-    active = np.zeros((parts, _line_padded(max(shape[1:-1], default=1))), dtype=np.int64)
-    transposed = np.zeros((parts, _line_padded(transposed_size(shape))))
+    work = aligned_zeros((4, parts, len(widths), _line_padded(max(widths))))
+    grads = aligned_zeros((parts, len(tensor_sizes), _line_padded(max(tensor_sizes[1:]))))
+    active = aligned_zeros((parts, _line_padded(max(shape[1:-1], default=1))), dtype=np.int64)
+    transposed = aligned_zeros((parts, _line_padded(transposed_size(shape))))
     return work, grads, active, transposed
 
 
@@ -176,12 +177,12 @@ class ParallelKernels:
         """A step's work space (see gradient_regions), made once per minibatch size."""
         if self._buffers_batch != batch:
             n_in, n_first = self._shape[0], self._shape[1]
-            self._buffers = (np.empty(PARTS * batch * n_first),  # part_z
-                             np.empty(batch * n_first),  # first_z
+            self._buffers = (aligned_empty(PARTS * batch * n_first),  # part_z
+                             aligned_empty(batch * n_first),  # first_z
                              np.empty(batch * (PARTS + 1), dtype=np.int64),  # split
                              np.empty(n_in, dtype=np.int64),  # fill
                              np.empty(n_in * batch, dtype=np.int32),  # input_example
-                             np.empty(n_in * batch))  # input_x
+                             aligned_empty(n_in * batch))  # input_x
             self._buffers_batch = batch
         return self._buffers
 

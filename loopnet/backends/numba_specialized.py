@@ -28,6 +28,7 @@ import numpy as np
 from loopnet import kernels as python_kernels
 from loopnet.backends import numba_input_major as input_major
 from loopnet.backends import numba_transposed as transposed_backward
+from loopnet.backends.aligned import aligned_empty
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees
 from loopnet.backends.numba_registers import wide_vectors
@@ -200,8 +201,8 @@ class SpecializedKernels:
             n_in, n_first = self._shape[0], self._shape[1]
             self._buffers = (np.empty(n_in, dtype=np.int64), np.empty(n_in * batch,
                                                                        dtype=np.int32),
-                             np.empty(n_in * batch), np.empty(batch * n_first),
-                             np.empty(transposed_size(self._shape)))
+                             aligned_empty(n_in * batch), aligned_empty(batch * n_first),
+                             aligned_empty(transposed_size(self._shape)))
             self._buffers_batch = batch
         return self._buffers
 
