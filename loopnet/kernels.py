@@ -129,6 +129,18 @@ def affine_forward(x, W, B, z, n_in, n_out, active):
 
 
 def affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active):
+    affine_weights_backward(x, dz, dW, dB, n_in, n_out, active)
+    # h_i = Σ_j W_{i,j} · z_j   (the first layer has input_affine_backward, without h)
+    for i in range(n_in):
+        row = i * n_out
+        h_i = 0.0
+        for j in range(n_out):
+            h_i += W[row + j] * dz[j]
+        dx[i] = h_i
+
+
+def affine_weights_backward(x, dz, dW, dB, n_in, n_out, active):
+    """affine_backward's gradients of B and W (what it does before sending h down)."""
     # ΔB_j += z_j
     for j in range(n_out):
         dB[j] += dz[j]
@@ -140,13 +152,6 @@ def affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active):
         row = i * n_out
         for j in range(n_out):
             dW[row + j] += x_i * dz[j]
-    # h_i = Σ_j W_{i,j} · z_j   (the first layer has input_affine_backward, without h)
-    for i in range(n_in):
-        row = i * n_out
-        h_i = 0.0
-        for j in range(n_out):
-            h_i += W[row + j] * dz[j]
-        dx[i] = h_i
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""numba_transposed: a layer's backward with h = W·z summed from W^T must give loopnet.kernels'
-affine_backward bit for bit (ΔW, ΔB added onto earlier sums, and h), for widths known only at
-run time and widths compiled in, on the stack or (past STACK_LIMIT) on the heap."""
+"""numba_transposed: a layer's backward as the per-shape code runs it, ΔW and ΔB by
+kernels.affine_weights_backward (compiled: bound_kernels) and h = W·z summed from W^T by
+hidden_backward, must give loopnet.kernels' affine_backward bit for bit (ΔW, ΔB added onto
+earlier sums, and h), for widths known only at run time and widths compiled in, on the stack or
+(past STACK_LIMIT) on the heap."""
 
 import random
 import struct
@@ -16,6 +18,8 @@ numba = pytest.importorskip("numba")
 np = pytest.importorskip("numpy")
 transposed = pytest.importorskip("loopnet.backends.numba_transposed")
 LIMIT = pytest.importorskip("loopnet.backends.numba_registers").STACK_LIMIT
+bound = pytest.importorskip("loopnet.backends.numba_compile").bound_kernels(kernels.RELU,
+                                                                          kernels.SOFTMAX)
 
 
 def bits(values):
@@ -41,7 +45,8 @@ def python_backward(W, h, dz, dW, dB, n_in, n_out):
 
 def backward_through_transpose(W, h, dz, dW, dB, dx, WT, n_in, n_out, active):
     transposed.transpose_weights(W, WT, n_in, n_out)
-    transposed.affine_backward(h, WT, dz, dW, dB, dx, n_in, n_out, active)
+    bound.affine_weights_backward(h, dz, dW, dB, n_in, n_out, active)
+    transposed.hidden_backward(WT, dz, dx, n_in, n_out)
 
 
 run_time_widths = numba.njit(backward_through_transpose)

@@ -31,7 +31,7 @@ from loopnet.backends import numba_transposed as transposed_backward
 from loopnet.backends.aligned import aligned_empty
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees
-from loopnet.backends.numba_registers import wide_vectors
+from loopnet.backends.numba_registers import local_vector, wide_vectors
 
 # where kernels.train_steps_from_pixels takes the optimizer code
 OPTIMIZER_ARGUMENT = 24
@@ -111,10 +111,16 @@ def _forward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, abov
 def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, offset: int,
                     below):
     def backward_layer(params, grads, Z, H, dZ, dH, active, transposed):
-        # kernels.affine_backward, its h = W·z from W^T (numba_transposed: the same sums)
-        transposed_backward.affine_backward(H[l - 1], transposed[offset:offset + n_in * n_out],
-                                            dZ[l], grads[2 * l], grads[2 * l + 1], dH[l - 1],
-                                            n_in, n_out, active)
+        # kernels.affine_backward: its ΔB and ΔW, then its h = W·z from W^T (numba_transposed:
+        # the same sums), z held in registers (numba_registers)
+        z = local_vector(n_out)
+        dz = dZ[l]
+        for j in range(n_out):
+            z[j] = dz[j]
+        kernels.affine_weights_backward(H[l - 1], z, grads[2 * l], grads[2 * l + 1], n_in,
+                                        n_out, active)
+        transposed_backward.hidden_backward(transposed[offset:offset + n_in * n_out], z,
+                                            dH[l - 1], n_in, n_out)
         kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
         below(params, grads, Z, H, dZ, dH, active, transposed)
 

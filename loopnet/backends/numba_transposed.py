@@ -9,18 +9,17 @@ Here the loop over j is the outer one: h_i starts at 0.0 for all i, and for each
 order every h_i gets W_{i,j} · z_j added.  Each h_i sees the very additions of the kernel, in
 the same order (the same bits), but the additions of one j are independent across i, so they
 run as vectors over i.  That needs W_{i,j} contiguous in i: `transpose_weights` copies W^T
-once per training step (W changes only in the update), and `affine_backward` reads it.
+once per training step (W changes only in the update), and `hidden_backward` reads it; the
+layer's ΔB and ΔW are kernels.affine_weights_backward's (numba_specialized runs the two).
 Measured on this project's Xeon, the layers above the first's backward of one example
 (numba_specialized.layers_above's backward_to_first): 3 270 -> 1 590 cycles for 784-100-10,
 1 660 -> 520 for 784-50-10; the copy costs about 6 000 cycles once per step.
 """
 import numba
 
-from loopnet import kernels
 from loopnet.backends.numba_registers import local_vector
 
 inline = numba.njit(inline="always")
-active_inputs = inline(kernels.active_inputs)
 
 
 @inline
@@ -32,22 +31,9 @@ def transpose_weights(W, WT, n_in, n_out):
 
 
 @inline
-def affine_backward(x, WT, dz, dW, dB, dx, n_in, n_out, active):
-    """kernels.affine_backward with h_i = Σ_j W_{i,j} · z_j from WT (W^T, transpose_weights):
-    ΔB_j += z_j ; ΔW_{i,j} += H_i · z_j over the non-zero H_i (kernels' loops, z in registers
-    as numba_registers has it) ; h_i = Σ_j W_{i,j} · z_j, j outer (see the module doc)."""
-    z = local_vector(n_out)
-    for j in range(n_out):
-        z[j] = dz[j]
-    for j in range(n_out):
-        dB[j] += z[j]
-    count = active_inputs(x, n_in, active)
-    for k in range(count):
-        i = max(active[k], 0)
-        x_i = x[i]
-        row = i * n_out
-        for j in range(n_out):
-            dW[row + j] += x_i * z[j]
+def hidden_backward(WT, z, dx, n_in, n_out):
+    """kernels.affine_backward's h_i = Σ_j W_{i,j} · z_j into dx, from WT (W^T,
+    transpose_weights), j outer (see the module doc)."""
     h = local_vector(n_in)
     for i in range(n_in):
         h[i] = 0.0
