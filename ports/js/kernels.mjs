@@ -106,6 +106,18 @@ export function affine_forward(x, W, B, z, n_in, n_out, active) {
 }
 
 export function affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active) {
+  affine_weights_backward(x, dz, dW, dB, n_in, n_out, active);
+  // h_i = Σ_j W_{i,j} · z_j   (the first layer has input_affine_backward, without h)
+  for (let i = 0; i < n_in; i++) {
+    const row = i * n_out;
+    let h_i = 0.0;
+    for (let j = 0; j < n_out; j++) h_i = h_i + W[row + j] * dz[j];
+    dx[i] = h_i;
+  }
+}
+
+// affine_backward's gradients of B and W (what it does before sending h down)
+export function affine_weights_backward(x, dz, dW, dB, n_in, n_out, active) {
   // ΔB_j += z_j
   for (let j = 0; j < n_out; j++) dB[j] = dB[j] + dz[j];
   // ΔW_{i,j} += H_i^(l-1) · z_j, over the non-zero H_i only
@@ -115,13 +127,6 @@ export function affine_backward(x, W, dz, dW, dB, dx, n_in, n_out, active) {
     const x_i = x[i];
     const row = i * n_out;
     for (let j = 0; j < n_out; j++) dW[row + j] = dW[row + j] + x_i * dz[j];
-  }
-  // h_i = Σ_j W_{i,j} · z_j   (the first layer has input_affine_backward, without h)
-  for (let i = 0; i < n_in; i++) {
-    const row = i * n_out;
-    let h_i = 0.0;
-    for (let j = 0; j < n_out; j++) h_i = h_i + W[row + j] * dz[j];
-    dx[i] = h_i;
   }
 }
 
