@@ -16,7 +16,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba.typed import List  # noqa: E402
 
-from loopnet.backends.aligned import aligned_copy, aligned_zeros  # noqa: E402
+from loopnet.backends.numba_aligned import aligned_copy, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
 from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
 from loopnet.backends.numba_sampling import block_randbelow  # noqa: E402
@@ -33,7 +33,7 @@ def _empty_tensor_list():
 
 class NumbaBackend:
     """Buffers are contiguous NumPy arrays (the float64 ones begin on a cache line:
-    loopnet.backends.aligned); tensor lists are tuples of them."""
+    loopnet.backends.numba_aligned); tensor lists are tuples of them."""
 
     name = "numba"
 

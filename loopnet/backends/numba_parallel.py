@@ -55,7 +55,7 @@ from numba import prange  # noqa: E402
 
 from loopnet import kernels as python_kernels  # noqa: E402
 from loopnet.backends import numba_input_major as input_major  # noqa: E402
-from loopnet.backends.aligned import aligned_empty, aligned_zeros  # noqa: E402
+from loopnet.backends.numba_aligned import CACHE_LINE, aligned_empty, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import (  # noqa: E402
     SOURCE_TAG,
     bound_kernels,
@@ -82,7 +82,7 @@ PRANGE_ONLY = {option: option == "prange" for option in (
     "prange")}
 
 
-CACHE_LINE_DOUBLES = 8  # 64 bytes
+CACHE_LINE_DOUBLES = CACHE_LINE // 8
 
 # batch_gradient updates nothing, so any optimizer's compiled loops serve it: SGD's, which
 # training most often compiles anyway

@@ -28,7 +28,7 @@ import numpy as np
 from loopnet import kernels as python_kernels
 from loopnet.backends import numba_input_major as input_major
 from loopnet.backends import numba_transposed as transposed_backward
-from loopnet.backends.aligned import aligned_empty
+from loopnet.backends.numba_aligned import aligned_empty
 from loopnet.backends.numba_compile import SOURCE_TAG, bound_kernels, check_shape, one_per_shape
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees
 from loopnet.backends.numba_registers import local_vector, wide_vectors

@@ -1,4 +1,4 @@
-"""loopnet.backends.aligned: arrays that begin on a cache line, and the Numba backend's float
+"""loopnet.backends.numba_aligned: arrays that begin on a cache line, and the Numba backend's float
 buffers (parameters, gradients, optimizer state, the per-step work space) made with it."""
 
 import pytest
@@ -10,7 +10,7 @@ from loopnet.data import generate_digits
 from loopnet.training import Trainer
 
 np = pytest.importorskip("numpy")
-aligned = pytest.importorskip("loopnet.backends.aligned")
+aligned = pytest.importorskip("loopnet.backends.numba_aligned")
 
 DTYPES = [np.float64, np.int64, np.int32, np.uint8]
 

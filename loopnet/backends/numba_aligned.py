@@ -1,4 +1,4 @@
-"""Arrays that begin on a cache line (the Numba backend's buffers).
+"""Arrays that begin on a cache line (Numba only: the Numba backend's buffers).
 
 NumPy aligns an array's data to 16 bytes, no more, so where a buffer begins within its first
 cache line (64 bytes) changes from process to process.  The compiled loops read rows of W1 and
