@@ -190,19 +190,81 @@ def test_trainer_with_sigmoid_outputs_identical_on_both_backends(digits, loss):
 
 
 def test_trainer_runs_kernels_compiled_for_the_network_shape(digits):
-    """Exact mode trains through SpecializedKernels (so the bitwise test above covers them),
-    and they refuse a network of another shape instead of computing with the wrong sizes."""
+    """Exact mode trains through the kernels compiled for the shape, on every core when there
+    are several (InOrderKernels, else SpecializedKernels: so the bitwise tests above cover
+    them), and they refuse a network of another shape instead of computing with the wrong
+    sizes."""
+    from loopnet.backends.numba_parallel import PARTS, InOrderKernels
     from loopnet.backends.numba_specialized import SpecializedKernels
 
     train, test = digits
     net = MultiLayerNet([784, 16, 10], backend="numba")
     trainer = Trainer(net, make_optimizer("sgd", 0.1), train, test, batch_size=20)
-    assert isinstance(trainer.feed.kernels, SpecializedKernels)
+    assert isinstance(trainer.feed.kernels, InOrderKernels if PARTS > 1 else SpecializedKernels)
     other = MultiLayerNet([784, 17, 10], backend="numba")
     feed = trainer.feed
     with pytest.raises(ValueError, match="another network shape"):
         feed.kernels.count_correct(*feed.rows, feed.batch_labels, 0, other._params, other._sizes,
                                    other._activation, other._Z, other._H, other._active)
+
+
+def trainer_runs_bitwise(digits, sizes, activation, optimizer, weight_decay, batch_size):
+    """Exact mode's training loop against the python backend's for a few steps: the losses,
+    the parameters and the accuracies, bit for bit."""
+    train, test = digits
+    runs = []
+    for backend in ("python", "numba"):
+        net = MultiLayerNet(sizes, activation=activation, weight_init="he", seed=6,
+                            weight_decay=weight_decay, backend=backend)
+        trainer = Trainer(net, make_optimizer(optimizer, LR[optimizer]), train, test,
+                          batch_size=batch_size, seed=4)
+        trainer.run(iters=7, chunk_steps=3)
+        runs.append((bits(trainer.step_losses), param_bits(net),
+                     trainer.accuracy(train), trainer.accuracy(test)))
+    assert runs[0] == runs[1]
+    assert runs[0][0][0] != runs[0][0][-1]  # it trained
+
+
+@pytest.mark.parametrize("sizes, activation, optimizer, weight_decay, batch_size", [
+    ([784, 9, 7, 10], "relu", "adam", 0.01, 7),
+    ([784, 9, 7, 10], "tanh", "sgd", 0.0, 1),
+    ([784, 10], "relu", "momentum", 0.02, 13),
+])
+def test_trainer_with_other_depths_and_batches_identical_on_both_backends(
+        digits, sizes, activation, optimizer, weight_decay, batch_size):
+    """Networks with two layers above the first and with none, minibatches of one example (fewer
+    than the cores) and of an odd count, and weight decay: exact mode's training loop keeps
+    every sum in the python backend's order."""
+    trainer_runs_bitwise(digits, sizes, activation, optimizer, weight_decay, batch_size)
+
+
+OTHER_CORES_PROGRAM = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from loopnet.backends.numba_parallel import PARTS
+    from loopnet.data import Dataset, generate_digits
+    from test_numba_backend import trainer_runs_bitwise
+    assert PARTS == {parts}, PARTS
+    data = generate_digits(300, seed=5)
+    train = Dataset(data.pixels[:240 * 784], data.labels[:240], 784, 10, (28, 28))
+    test = Dataset(data.pixels[240 * 784:], data.labels[240:], 784, 10, (28, 28))
+    for batch_size in (2, 7):  # fewer examples than three parts, and a count they do not divide
+        trainer_runs_bitwise((train, test), [784, 9, 7, 10], "relu", "adam", 0.01, batch_size)
+    print("same bits")
+""")
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_exact_training_loop_on_one_and_on_three_cores(parts):
+    """Exact mode's training loop on one core (numba_specialized) and split over three
+    (numba_parallel in order), in a child process each, since Numba fixes its thread count at
+    start-up: bit for bit the python backend's."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(parts)}
+    program = OTHER_CORES_PROGRAM.format(tests=os.path.dirname(__file__), parts=parts)
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "same bits"
 
 
 @pytest.mark.parametrize(("activation", "output"), list(itertools.product(

@@ -18,7 +18,12 @@ from numba.typed import List  # noqa: E402
 
 from loopnet.backends.numba_aligned import aligned_copy, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
-from loopnet.backends.numba_parallel import ParallelDispatch, parallel_kernels  # noqa: E402
+from loopnet.backends.numba_parallel import (  # noqa: E402
+    PARTS,
+    ParallelDispatch,
+    in_order_kernels,
+    parallel_kernels,
+)
 from loopnet.backends.numba_sampling import block_randbelow  # noqa: E402
 from loopnet.backends.numba_specialized import specialized_kernels  # noqa: E402
 from loopnet.errors import DataError, ShapeError  # noqa: E402
@@ -45,10 +50,14 @@ class NumbaBackend:
             self.kernels = compiled_kernels()
 
     def training_kernels(self, sizes, activation: int, output: int):
-        """The kernels for training and evaluating one network: in exact mode compiled for its
-        shape (see numba_specialized), in parallel mode the parallel kernels."""
+        """The kernels for training and evaluating one network, compiled for its shape: in
+        exact mode on P > 1 cores numba_parallel's in-order kernels (every sum in exact mode's
+        order, so the same bits), on one core numba_specialized's; in parallel mode the
+        parallel kernels."""
         if self.parallel:
             return parallel_kernels(sizes, activation, output)
+        if PARTS > 1:
+            return in_order_kernels(sizes, activation, output)
         return specialized_kernels(sizes, activation, output)
 
     def zeros(self, n: int) -> np.ndarray:

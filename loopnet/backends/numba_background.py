@@ -84,8 +84,9 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
     from loopnet.optimizers import OPTIMIZERS
 
     codes = (ACTIVATION_CODES[activation], OUTPUT_LOSSES[output, loss])
-    if parallel:
-        name = numba_parallel.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
+    if parallel or numba_parallel.PARTS > 1:  # exact mode on several cores: numba_parallel
+        name = numba_parallel.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind,
+                                                 in_order=not parallel)
     else:
         name = numba_specialized.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind)
     folder = configure_numba_cache()

@@ -1,10 +1,11 @@
-"""Parallel mode (Numba only): each training step split across P cores, using the exact kernels.
+"""Parallel mode and exact mode's training loop on several cores (Numba only): each training
+step split across P cores, using the exact kernels.
 
 P = Numba's thread count when this module is first imported (`NUMBA_NUM_THREADS`).  Part t owns
 a contiguous range of W1's rows i, chosen so that every part gets about the same number of
 non-zero inputs (`input_bounds`: from the dataset's first 256 examples in a training run, from
 the minibatch in a single step), and a contiguous share of the minibatch's examples.  A training
-step has five parallel regions:
+step has five parallel parts (four regions: the last two are one, see below):
 
 1. gather: part t copies its share of the examples (`gather_batch` on slices).
 2. first layer, forward: for every example, part t sums its rows' terms X_i·W_{i,j} (part 0 also
@@ -18,8 +19,9 @@ step has five parallel regions:
 4. first layer, backward: part t puts every example's non-zero inputs in its rows into their
    inputs' buckets, in minibatch order, then sums each of its rows of ΔW1 input by input
    (numba_input_major: ΔW1 in exact mode's order); part 0 sums ΔB1.
-5. update: part t updates its rows of W1 and a contiguous share of every other tensor
-   (`update_tensor` on slices: it is element-wise).
+5. update: part t adds weight decay's gradient to and updates its rows of W1, part 0 all of
+   B1, and each part a contiguous share of every other tensor (`update_tensor` on slices: it
+   is element-wise).
 
 What part t does in a region is a function of its own (`gather_part`, ..., `update_part`); the
 regions call them in a `prange` loop over the parts, through their addresses (numba_indirect),
@@ -37,6 +39,27 @@ gets up to 1.4× faster).
 That and the order of the sums over parts are the only differences from exact mode, so results
 are deterministic for a given P and data, and agree with exact mode to rounding (tested
 ≤ 1e-12, with P = 2 and P = 3).
+
+In order (`in_order_kernels`: exact mode's training loop when P > 1) the same regions keep every
+sum of exact mode in its order, so the results are the python backend's bit for bit (tested,
+with P = 1, 2 and 3), on all the cores:
+
+- no fused multiply-adds;
+- the first layer's forward is not split by rows of W1 (that would cut Z_j's sum over i into
+  the parts' sums): region 3's part t runs the whole forward of each of its examples, Z_j in
+  ascending i as kernels.input_affine_forward sums it.  Region 2 is gone, and the part gathers
+  the very examples it runs (both are its share of the minibatch), so regions 1 and 3 are one;
+- the layers above's ΔW and ΔB, which kernels.backward_to_first_layer adds up example by
+  example, are not summed per part: each example's H and z of every layer above are kept
+  (layers_above's backward_to_first_kept), and after the region its terms are added in
+  minibatch order (weights_from_kept), with the very kernel calls of exact mode; likewise the
+  examples' losses;
+- ΔW1 (region 4) is already exact mode's sum, input by input in ascending n, and ΔB1 is summed
+  by part 0 in ascending n; the update is element by element.
+
+Regions 4 and 5 are one in both modes: each part updates the rows of W1 it has just summed
+(part 0 also B1, whose ΔB1 it summed), and a share of the tensors above, summed before the
+region.  An in-order step waits at two joins, a parallel one at four.
 """
 
 import os
@@ -66,6 +89,7 @@ from loopnet.backends.numba_compile import (  # noqa: E402
 from loopnet.backends.numba_indirect import address_of, indirect_call, only_callees  # noqa: E402
 from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
+    kept_size,
     layers_above,
     shape_tag,
     specialized_kernels,
@@ -159,9 +183,10 @@ class ParallelKernels:
     `activation` and `output`, and for the optimizer code in their arguments on first use of
     each; `count_correct` is exact mode's."""
 
-    def __init__(self, sizes, activation: int, output: int) -> None:
+    def __init__(self, sizes, activation: int, output: int, in_order: bool = False) -> None:
         self._shape = tuple(int(n) for n in sizes)
         self._activation, self._output = activation, output
+        self._in_order = in_order
         self._loops = {}
         self.count_correct = specialized_kernels(self._shape, activation, output).count_correct
         self._n_in = self._shape[0]
@@ -170,7 +195,8 @@ class ParallelKernels:
 
     def _for_kind(self, kind: int) -> types.SimpleNamespace:
         if kind not in self._loops:
-            self._loops[kind] = _compile_loops(self._shape, self._activation, self._output, kind)
+            self._loops[kind] = _compile_loops(self._shape, self._activation, self._output, kind,
+                                               self._in_order)
         return self._loops[kind]
 
     def _step_buffers(self, batch: int) -> tuple:
@@ -182,7 +208,9 @@ class ParallelKernels:
                              np.empty(batch * (PARTS + 1), dtype=np.int64),  # split
                              np.empty(n_in, dtype=np.int64),  # fill
                              np.empty(n_in * batch, dtype=np.int32),  # input_example
-                             aligned_empty(n_in * batch))  # input_x
+                             aligned_empty(n_in * batch),  # input_x
+                             aligned_empty(batch * kept_size(self._shape)),  # kept
+                             aligned_empty(batch))  # example_loss
             self._buffers_batch = batch
         return self._buffers
 
@@ -228,8 +256,8 @@ class ParallelKernels:
         return loops.train_steps_from_pixels(*args, bounds, *self._part_work, at, *buffers)
 
 
-def _compile_loops(shape: tuple, activation: int, output: int,
-                   kind: int) -> types.SimpleNamespace:
+def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
+                   in_order: bool) -> types.SimpleNamespace:
     """The parallel entry points for one network and optimizer.  Binding the optimizer
     (numba_compile.bound_kernels) leaves one update kernel in the update region instead of
     four: a first parallel run compiled in 13 s instead of 22 s (784-50-10, SGD)."""
@@ -277,29 +305,49 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                    part_z[z0:z0 + n_first], n_first)
 
     def examples_part(part, T, batch, params, log_guard, part_z, first_z, work, part_grads,
-                      part_active, part_transposed):
+                      part_active, part_transposed, kept, example_loss, bounds, row_start,
+                      input_index, input_value, split):
         """Region 3: the layers above the first for the part's share of the examples; returns
-        their summed loss."""
+        their summed loss (in_order: keeps each example's loss and, for the layers' ΔW and
+        ΔB, their H and z instead)."""
         wide_vectors()
         Zt, Ht, dZt, dHt = work[0, part], work[1, part], work[2, part], work[3, part]
         g, At, WT = part_grads[part], part_active[part], part_transposed[part]
         layers.transpose_above(params, WT)
-        for p in range(2, n_tensors):
-            buf = g[p]
-            for i in range(len(buf)):
-                buf[i] = 0.0
+        if not in_order:
+            for p in range(2, n_tensors):
+                buf = g[p]
+                for i in range(len(buf)):
+                    buf[i] = 0.0
         first, end = _share(batch, part, parts)
         total = 0.0
         for n in range(first, end):
             z = Zt[0]
-            for j in range(n_first):
-                z[j] = part_z[n * n_first + j]
-            for u in range(1, parts):
+            if in_order:  # the whole first layer's forward of the part's examples
+                start, stop = row_start[n], row_start[n + 1]
+                a = start
+                for u in range(parts):
+                    split[n * (parts + 1) + u] = a
+                    a = _first_at_least(input_index, a, stop, bounds[u + 1])
+                split[n * (parts + 1) + parts] = stop
+                K.input_affine_forward(input_index, input_value, start, stop, params[0],
+                                       params[1], z, n_first)
+            else:
                 for j in range(n_first):
-                    z[j] += part_z[(u * batch + n) * n_first + j]
+                    z[j] = part_z[n * n_first + j]
+                for u in range(1, parts):
+                    for j in range(n_first):
+                        z[j] += part_z[(u * batch + n) * n_first + j]
             layers.forward_above(params, Zt, Ht, At)
-            total += K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
-            layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At, WT)
+            loss = K.output_loss(output, log_guard, Zt, Ht, T, n * n_out, shape)
+            if in_order:
+                example_loss[n] = loss
+                layers.backward_to_first_kept(T, n * n_out, batch, params, kept, n, Zt, Ht, dZt,
+                                              dHt, WT)
+            else:
+                total += loss
+                layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At,
+                                         WT)
             dz = dZt[0]
             for j in range(n_first):
                 first_z[n * n_first + j] = dz[j]
@@ -321,17 +369,24 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         if part == 0:
             input_major.bias_backward(first_z, grads[1], batch, n_first)
 
-    def update_part(part, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
-                    beta2):
-        """Region 5: the optimizer's update of the part's rows of W1 and of a contiguous
-        share of every other tensor."""
+    def update_part(part, bounds, weight_decay, kind, params, grads, state1, state2, lr,
+                    momentum, beta1, beta2):
+        """Region 5: kernels.weight_decay_gradient and the optimizer's update (both element by
+        element) of the part's rows of W1, of all of B1 for part 0 (whose region 4 summed
+        ΔB1), and of a contiguous share of every other tensor."""
         wide_vectors()
         for p in range(len(params)):
             if p == 0:
                 first, end = bounds[part] * n_first, bounds[part + 1] * n_first
+            elif p == 1:
+                first, end = 0, (n_first if part == 0 else 0)
             else:
                 first, end = _share(len(params[p]), part, parts)
             g = grads[p][first:end]
+            if weight_decay != 0.0 and p % 2 == 0:
+                W = params[p][first:end]
+                for i in range(len(g)):  # ΔW_{i,j} += λ · W_{i,j}
+                    g[i] += weight_decay * W[i]
             s1 = state1[p][first:end] if len(state1) > 0 else g
             s2 = state2[p][first:end] if len(state2) > 0 else g
             K.update_tensor(kind, params[p][first:end], g, s1, s2, lr, momentum, beta1,
@@ -340,98 +395,188 @@ def _compile_loops(shape: tuple, activation: int, output: int,
     # The regions (the serial code between them included), inlined into the entry points.
     # Each part's function is called through its address at[k] (numba_indirect: its code is
     # compiled once, in its own module, not again inside each parallel region).
-    def gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices, step_first,
-                      batch, row_start, input_index, input_value, T, batch_labels):
+    def plan_rows(pixel_start, indices, step_first, batch, row_start):
+        """Before the gather: where each example's sparse row will begin."""
         count = 0
-        for n in range(batch):  # where each example's row will begin
+        for n in range(batch):
             row_start[n] = count
             example = indices[step_first + n]
             count += pixel_start[example + 1] - pixel_start[example]
         row_start[batch] = count
+
+    def gather_of_part(at, t, pixel_start, pixel_index, pixel_value, labels, indices,
+                       step_first, batch, row_start, input_index, input_value, T,
+                       batch_labels):
+        compiled.call_gather(at[GATHER], (np.int64(t), pixel_start, pixel_index, pixel_value,
+                                          labels, indices, step_first, batch, row_start,
+                                          input_index, input_value, T, batch_labels))
+
+    def examples_of_part(at, t, bounds, row_start, input_index, input_value, T, batch, params,
+                         log_guard, work, part_grads, part_active, part_transposed, part_z,
+                         first_z, split, kept, example_loss):
+        return compiled.call_examples(at[EXAMPLES], (
+            np.int64(t), T, batch, params, log_guard, part_z, first_z, work, part_grads,
+            part_active, part_transposed, kept, example_loss, bounds, row_start, input_index,
+            input_value, split))
+
+    def gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices, step_first,
+                      batch, row_start, input_index, input_value, T, batch_labels):
+        compiled.plan_rows(pixel_start, indices, step_first, batch, row_start)
         for t in prange(parts):
-            compiled.call_gather(at[GATHER], (np.int64(t), pixel_start, pixel_index,
-                                              pixel_value, labels, indices, step_first, batch,
-                                              row_start, input_index, input_value, T,
-                                              batch_labels))
+            compiled.gather_of_part(at, t, pixel_start, pixel_index, pixel_value, labels,
+                                    indices, step_first, batch, row_start, input_index,
+                                    input_value, T, batch_labels)
 
-    def gradient_regions(at, bounds, row_start, input_index, input_value, T, batch, params,
-                         grads, log_guard, weight_decay, work, part_grads, part_active,
-                         part_transposed, part_z, first_z, split, fill, input_example, input_x):
-        """Regions 2 to 4: kernels.batch_gradient with each part's own work buffers.
-
-        part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows of
-        W1; part 0's includes B_j).  first_z: every example's first-layer dz.
-        split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs.
-        fill, input_example, input_x: numba_input_major's buckets; part t fills those of its
-        rows of W1."""
-        part_loss = np.empty(parts)
+    def forward_region(at, bounds, row_start, input_index, input_value, batch, params,
+                       part_z, split):
+        """Region 2 (not in order)."""
         for t in prange(parts):
             compiled.call_first_forward(at[FIRST_FORWARD], (np.int64(t), bounds, row_start,
                                                             input_index, input_value, batch,
                                                             params, part_z, split))
+
+    def examples_region(at, bounds, row_start, input_index, input_value, T, batch, params,
+                        log_guard, work, part_grads, part_active, part_transposed, part_z,
+                        first_z, split, kept, example_loss, part_loss):
+        """Region 3."""
         for t in prange(parts):
-            part_loss[t] = compiled.call_examples(at[EXAMPLES], (np.int64(t), T, batch, params,
-                                                                 log_guard, part_z, first_z,
-                                                                 work, part_grads,
-                                                                 part_active,
-                                                                 part_transposed))
-        # layers above the first: ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
-        for p in range(2, n_tensors):
-            out = grads[p]
-            src = part_grads[0, p]
-            for i in range(len(out)):
-                out[i] = src[i]
-            for u in range(1, parts):
-                src = part_grads[u, p]
+            part_loss[t] = compiled.examples_of_part(at, t, bounds, row_start, input_index,
+                                                     input_value, T, batch, params, log_guard,
+                                                     work, part_grads, part_active,
+                                                     part_transposed, part_z, first_z, split,
+                                                     kept, example_loss)
+
+    def gather_examples_region(at, pixel_start, pixel_index, pixel_value, labels, indices,
+                               step_first, batch, row_start, input_index, input_value, T,
+                               batch_labels, bounds, params, log_guard, work, part_grads,
+                               part_active, part_transposed, part_z, first_z, split, kept,
+                               example_loss, part_loss):
+        """Regions 1 and 3 as one (in order): part t gathers the very examples it then runs
+        (both are its _share of the minibatch), so it waits for no other part between them."""
+        compiled.plan_rows(pixel_start, indices, step_first, batch, row_start)
+        for t in prange(parts):
+            compiled.gather_of_part(at, t, pixel_start, pixel_index, pixel_value, labels,
+                                    indices, step_first, batch, row_start, input_index,
+                                    input_value, T, batch_labels)
+            part_loss[t] = compiled.examples_of_part(at, t, bounds, row_start, input_index,
+                                                     input_value, T, batch, params, log_guard,
+                                                     work, part_grads, part_active,
+                                                     part_transposed, part_z, first_z, split,
+                                                     kept, example_loss)
+
+    def above_gradients(batch, params, grads, weight_decay, part_grads, part_active, kept,
+                        example_loss, part_loss):
+        """Between regions 3 and 4: the ΔW, ΔB of the layers above the first and the loss."""
+        if in_order:
+            # the examples' terms added in minibatch order, as
+            # kernels.backward_to_first_layer adds them, from their kept H and z
+            for p in range(2, n_tensors):
+                out = grads[p]
                 for i in range(len(out)):
-                    out[i] += src[i]
+                    out[i] = 0.0
+            layers.weights_from_kept(kept, batch, grads, part_active[0])
+        else:
+            # ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
+            for p in range(2, n_tensors):
+                out = grads[p]
+                src = part_grads[0, p]
+                for i in range(len(out)):
+                    out[i] = src[i]
+                for u in range(1, parts):
+                    src = part_grads[u, p]
+                    for i in range(len(out)):
+                        out[i] += src[i]
+        total = 0.0
+        if in_order:
+            for n in range(batch):
+                total += example_loss[n]
+        else:
+            for t in range(parts):
+                total += part_loss[t]
+        loss = total / batch
+        if weight_decay != 0.0:  # W as it is before this step's update
+            loss += K.weight_decay_term(params, n_layers, weight_decay)
+        return loss
+
+    def backward_region(at, bounds, input_index, input_value, batch, grads, split, first_z,
+                        fill, input_example, input_x):
+        """Region 4, for batch_gradient."""
         for t in prange(parts):
             compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
                                                               input_value, batch, grads, split,
                                                               first_z, fill, input_example,
                                                               input_x))
-        total = 0.0
-        for t in range(parts):
-            total += part_loss[t]
-        loss = total / batch
-        if weight_decay != 0.0:
-            loss += K.weight_decay_term(params, n_layers, weight_decay)
-            K.weight_decay_gradient(params, grads, n_layers, weight_decay)
-        return loss
 
-    def update_region(at, bounds, kind, params, grads, state1, state2, lr, momentum, beta1,
-                      beta2):
+    def backward_update_region(at, bounds, input_index, input_value, batch, params, grads,
+                               split, first_z, fill, input_example, input_x, weight_decay,
+                               kind, state1, state2, lr, momentum, beta1, beta2):
+        """Regions 4 and 5 as one: each part updates what it has just summed (its rows of W1,
+        part 0 also B1) and its share of the tensors above, summed before the region."""
         for t in prange(parts):
-            compiled.call_update(at[UPDATE], (np.int64(t), bounds, kind, params, grads, state1,
-                                              state2, lr, momentum, beta1, beta2))
+            compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
+                                                              input_value, batch, grads, split,
+                                                              first_z, fill, input_example,
+                                                              input_x))
+            compiled.call_update(at[UPDATE], (np.int64(t), bounds, weight_decay, kind, params,
+                                              grads, state1, state2, lr, momentum, beta1,
+                                              beta2))
+
+    def gradient_regions(at, bounds, row_start, input_index, input_value, T, batch, params,
+                         grads, log_guard, weight_decay, work, part_grads, part_active,
+                         part_transposed, part_z, first_z, split, kept, example_loss):
+        """Regions 2 and 3 and the sums after them: the loss; every gradient but ΔW1, ΔB1
+        (region 4's).
+
+        part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows of
+        W1; part 0's includes B_j).  first_z: every example's first-layer dz.
+        split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs.
+        In order: kept[...]: the layers above's H and z of each example (layers_above), and
+        example_loss[n] each example's loss."""
+        part_loss = np.empty(parts)
+        if not in_order:
+            compiled.forward_region(at, bounds, row_start, input_index, input_value, batch, params,
+                           part_z, split)
+        compiled.examples_region(at, bounds, row_start, input_index, input_value, T, batch, params,
+                        log_guard, work, part_grads, part_active, part_transposed, part_z,
+                        first_z, split, kept, example_loss, part_loss)
+        return compiled.above_gradients(batch, params, grads, weight_decay, part_grads, part_active,
+                               kept, example_loss, part_loss)
 
     # The entry points.  A whole training run is one compiled function: a call from one
     # parallel function to another would make Numba optimize and generate the callee's code
     # once more for the caller.
     def batch_gradient(row_start, input_index, input_value, T, batch, params, grads, sizes,
                        activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH,
-                       active, bounds, work, part_grads, part_active, part_transposed, at, part_z, first_z,
-                       split, fill, input_example, input_x):
+                       active, bounds, work, part_grads, part_active, part_transposed, at,
+                       part_z, first_z, split, fill, input_example, input_x, kept,
+                       example_loss):
         """kernels.batch_gradient (Z, H, dZ, dH, active are not used: each part has its
         own, in work, part_active and part_transposed)."""
         check_shape(sizes, activation_code, output_code, shape, activation, output)
-        return compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
-                                         batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active, part_transposed, part_z,
-                                         first_z, split, fill, input_example, input_x)
+        loss = compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
+                                         batch, params, grads, log_guard, weight_decay, work,
+                                         part_grads, part_active, part_transposed, part_z,
+                                         first_z, split, kept, example_loss)
+        compiled.backward_region(at, bounds, input_index, input_value, batch, grads, split,
+                                 first_z, fill, input_example, input_x)
+        if weight_decay != 0.0:
+            K.weight_decay_gradient(params, grads, n_layers, weight_decay)
+        return loss
 
     def train_step(row_start, input_index, input_value, T, batch, params, grads, sizes,
                    activation_code, output_code, log_guard, weight_decay, Z, H, dZ, dH, active,
-                   kind, state1, state2, lr, momentum, beta1, beta2, bounds, work,
-                   part_grads, part_active, part_transposed, at, part_z, first_z, split, fill, input_example,
-                   input_x):
+                   kind, state1, state2, lr, momentum, beta1, beta2, bounds, work, part_grads,
+                   part_active, part_transposed, at, part_z, first_z, split, fill,
+                   input_example, input_x, kept, example_loss):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
         loss = compiled.gradient_regions(at, bounds, row_start, input_index, input_value, T,
-                                         batch, params, grads, log_guard, weight_decay,
-                                         work, part_grads, part_active, part_transposed, part_z,
-                                         first_z, split, fill, input_example, input_x)
-        compiled.update_region(at, bounds, kind, params, grads, state1, state2, lr, momentum,
-                               beta1, beta2)
+                                         batch, params, grads, log_guard, weight_decay, work,
+                                         part_grads, part_active, part_transposed, part_z,
+                                         first_z, split, kept, example_loss)
+        compiled.backward_update_region(at, bounds, input_index, input_value, batch, params,
+                                        grads, split, first_z, fill, input_example, input_x,
+                                        weight_decay, kind, state1, state2, lr, momentum,
+                                        beta1, beta2)
         return loss
 
     def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
@@ -440,34 +585,53 @@ def _compile_loops(shape: tuple, activation: int, output: int,
                                 row_start, input_index, input_value, T, batch_labels, kind,
                                 state1, state2, lrs, momentum, beta1, beta2, losses, bounds,
                                 work, part_grads, part_active, part_transposed, at, part_z,
-                                first_z, split, fill, input_example, input_x):
+                                first_z, split, fill, input_example, input_x, kept,
+                                example_loss):
         check_shape(sizes, activation_code, output_code, shape, activation, output)
+        part_loss = np.empty(parts)
         for s in range(steps):
-            compiled.gather_region(at, pixel_start, pixel_index, pixel_value, labels, indices,
-                                   s * batch, batch, row_start, input_index, input_value, T,
-                                   batch_labels)
-            losses[s] = compiled.gradient_regions(at, bounds, row_start, input_index,
-                                                  input_value, T, batch, params, grads,
-                                                  log_guard, weight_decay, work, part_grads,
-                                                  part_active, part_transposed, part_z, first_z, split, fill,
-                                                  input_example, input_x)
-            compiled.update_region(at, bounds, kind, params, grads, state1, state2, lrs[s],
-                                   momentum, beta1, beta2)
+            if in_order:
+                compiled.gather_examples_region(at, pixel_start, pixel_index, pixel_value,
+                                                labels, indices, s * batch, batch, row_start,
+                                                input_index, input_value, T, batch_labels,
+                                                bounds, params, log_guard, work, part_grads,
+                                                part_active, part_transposed, part_z,
+                                                first_z, split, kept, example_loss,
+                                                part_loss)
+                losses[s] = compiled.above_gradients(batch, params, grads, weight_decay,
+                                                     part_grads, part_active, kept,
+                                                     example_loss, part_loss)
+            else:
+                compiled.gather_region(at, pixel_start, pixel_index, pixel_value, labels,
+                                       indices, s * batch, batch, row_start, input_index,
+                                       input_value, T, batch_labels)
+                losses[s] = compiled.gradient_regions(at, bounds, row_start, input_index,
+                                                      input_value, T, batch, params, grads,
+                                                      log_guard, weight_decay, work,
+                                                      part_grads, part_active,
+                                                      part_transposed, part_z, first_z,
+                                                      split, kept, example_loss)
+            compiled.backward_update_region(at, bounds, input_index, input_value, batch,
+                                            params, grads, split, first_z, fill,
+                                            input_example, input_x, weight_decay, kind,
+                                            state1, state2, lrs[s], momentum, beta1, beta2)
 
-    tag = _parallel_tag(shape, activation, output, kind)
+    tag = _parallel_tag(shape, activation, output, kind, in_order)
     # The functions call each other through a module registered in sys.modules: Numba keys
     # a cache entry on its function's pickled closure variables, and a module pickles as
     # its name, where a dispatcher would make a new key (and a recompile) in every process.
     compiled = types.ModuleType(f"loopnet._parallel_{tag}")
     sys.modules[compiled.__name__] = compiled
-    part_functions = [_compile(part_fn, tag, parallel=False) for part_fn in (
+    part_functions = [_compile(part_fn, tag, in_order, parallel=False) for part_fn in (
         gather_part, first_forward_part, examples_part, first_backward_part, update_part)]
     names = [f"{fn.py_func.__qualname__}" for fn in part_functions]
     for k, call in enumerate(("call_gather", "call_first_forward", "call_examples",
                               "call_first_backward", "call_update")):
         setattr(compiled, call, indirect_call(names[k], numba.float64 if k == EXAMPLES
                                               else numba.none))
-    for region in (gather_region, gradient_regions, update_region):
+    for region in (plan_rows, gather_of_part, examples_of_part, gather_region, forward_region,
+                   examples_region, gather_examples_region, above_gradients, backward_region,
+                   backward_update_region, gradient_regions):
         setattr(compiled, region.__name__, numba.njit(inline="always")(region))
 
     def addresses(data, batch_values, update_values, bounds, part_work, buffers) -> np.ndarray:
@@ -477,53 +641,73 @@ def _compile_loops(shape: tuple, activation: int, output: int,
         data, batch_labels; update_values: the optimizer's (None: no update)."""
         part = np.int64(0)
         work, part_grads, part_active, part_transposed = part_work
-        part_z, first_z, split, fill, input_example, input_x = buffers
+        part_z, first_z, split, fill, input_example, input_x, kept, example_loss = buffers
         row_start, input_index, input_value, T, batch, params, grads, log_guard = \
             batch_values[:8]
         arguments = [None] * len(part_functions)
         if data is not None:
             arguments[GATHER] = (part, *data, part, batch, row_start, input_index, input_value,
                                  T, batch_values[8])
-        arguments[FIRST_FORWARD] = (part, bounds, row_start, input_index, input_value, batch,
-                                    params, part_z, split)
+        if not in_order:  # (in order, the examples' region runs the first layer's forward)
+            arguments[FIRST_FORWARD] = (part, bounds, row_start, input_index, input_value,
+                                        batch, params, part_z, split)
         arguments[EXAMPLES] = (part, T, batch, params, log_guard, part_z, first_z, work,
-                               part_grads, part_active, part_transposed)
+                               part_grads, part_active, part_transposed, kept, example_loss,
+                               bounds, row_start, input_index, input_value, split)
         arguments[FIRST_BACKWARD] = (part, bounds, input_index, input_value, batch, grads,
                                      split, first_z, fill, input_example, input_x)
         if update_values is not None:
             kind, *optimizer = update_values
-            arguments[UPDATE] = (part, bounds, kind, params, grads, *optimizer)
+            arguments[UPDATE] = (part, bounds, 0.0, kind, params, grads, *optimizer)
         return np.array([0 if values is None else address_of(name, fn, values)
                          for name, fn, values in zip(names, part_functions, arguments)],
                         dtype=np.int64)
 
-    return types.SimpleNamespace(batch_gradient=_compile(batch_gradient, tag),
-                                 train_step=_compile(train_step, tag),
-                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag),
+    return types.SimpleNamespace(batch_gradient=_compile(batch_gradient, tag, in_order),
+                                 train_step=_compile(train_step, tag, in_order),
+                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag,
+                                                                  in_order),
                                  addresses=addresses)
 
 
-def _parallel_tag(shape, activation: int, output: int, kind: int) -> str:
-    return f"{shape_tag(shape, activation, output)}_k{kind}_p{PARTS}_{SOURCE_TAG}"
+def _parallel_tag(shape, activation: int, output: int, kind: int, in_order: bool) -> str:
+    order = "_exact" if in_order else ""
+    return f"{shape_tag(shape, activation, output)}_k{kind}_p{PARTS}{order}_{SOURCE_TAG}"
 
 
-def training_loop_name(shape, activation: int, output: int, kind: int) -> str:
+def training_loop_name(shape, activation: int, output: int, kind: int,
+                       in_order: bool = False) -> str:
     """The cache name (module.qualname) of the parallel training loop for this network and
     optimizer."""
-    tag = _parallel_tag(shape, activation, output, kind)
+    tag = _parallel_tag(shape, activation, output, kind, in_order)
     return f"numba_parallel.parallel_train_steps_from_pixels_{tag}"
 
 
-def _compile(fn, tag: str, parallel: bool = True):
+def _compile(fn, tag: str, in_order: bool, parallel: bool = True):
     # the cache file is named after the qualname: one per shape, part count and source version
     fn.__qualname__ = f"parallel_{fn.__name__}_{tag}"
+    fastmath = {} if in_order else {"contract"}
     if parallel:
-        return numba.njit(cache=True, parallel=PRANGE_ONLY, fastmath={"contract"})(fn)
-    return numba.njit(cache=True, fastmath={"contract"}, no_cpython_wrapper=True,
+        return numba.njit(cache=True, parallel=PRANGE_ONLY, fastmath=fastmath)(fn)
+    return numba.njit(cache=True, fastmath=fastmath, no_cpython_wrapper=True,
                       no_cfunc_wrapper=True)(fn)
 
 
 parallel_kernels = one_per_shape(ParallelKernels)
+
+
+class InOrderKernels:
+    """Exact mode's training loop on P cores: `train_steps_from_pixels` (of loopnet.kernels,
+    same signature; every sum in exact mode's order, see above) and `count_correct` (exact
+    mode's), compiled for `sizes`, `activation` and `output`."""
+
+    def __init__(self, sizes, activation: int, output: int) -> None:
+        self._steps = ParallelKernels(sizes, activation, output, in_order=True)
+        self.train_steps_from_pixels = self._steps.train_steps_from_pixels
+        self.count_correct = self._steps.count_correct
+
+
+in_order_kernels = one_per_shape(InOrderKernels)
 
 
 class ParallelDispatch:

@@ -91,9 +91,32 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
         backward_below(params, grads, Z, H, dZ, dH, active, transposed)
 
+    def nothing_kept(params, kept, n, batch, Z, H, dZ, dH, transposed):
+        pass
+
+    def no_weights(kept, batch, grads, active):
+        pass
+
+    kept_below, weights_kept = inline(nothing_kept), inline(no_weights)
+    offset = kept_offset = 0
+    for layer in range(1, last + 1):
+        n_in, n_out_l = shape[layer], shape[layer + 1]
+        kept_below = _kept_backward_layer(kernels, activation, layer, n_in, n_out_l, offset,
+                                          kept_offset, kept_below)
+        weights_kept = _kept_weights_layer(kernels, layer, n_in, n_out_l, kept_offset,
+                                           weights_kept)
+        offset += n_in * n_out_l
+        kept_offset += n_in + n_out_l
+
+    def backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, transposed):
+        kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
+        kept_below(params, kept, n, batch, Z, H, dZ, dH, transposed)
+
     module = types.ModuleType(name)
     module.forward_above, module.backward_to_first = forward_above, inline(backward_to_first)
     module.transpose_above = transpose_above
+    module.backward_to_first_kept = inline(backward_to_first_kept)
+    module.weights_from_kept = weights_kept
     sys.modules[name] = module
     return module
 
@@ -125,6 +148,54 @@ def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, off
         below(params, grads, Z, H, dZ, dH, active, transposed)
 
     return inline(backward_layer)
+
+
+def _kept_backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, offset: int,
+                         kept_offset: int, below):
+    """_backward_layer without its ΔB and ΔW: example n's H^(l-1) and z of layer l are kept
+    instead, at kept[kept_offset * batch + n * (n_in + n_out):] (see _kept_weights_layer)."""
+    record_size = n_in + n_out
+
+    def kept_backward_layer(params, kept, n, batch, Z, H, dZ, dH, transposed):
+        z = local_vector(n_out)
+        dz = dZ[l]
+        for j in range(n_out):
+            z[j] = dz[j]
+        record = kept[kept_offset * batch + n * record_size:]
+        x = H[l - 1]
+        for i in range(n_in):
+            record[i] = x[i]
+        for j in range(n_out):
+            record[n_in + j] = z[j]
+        transposed_backward.hidden_backward(transposed[offset:offset + n_in * n_out], z,
+                                            dH[l - 1], n_in, n_out)
+        kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
+        below(params, kept, n, batch, Z, H, dZ, dH, transposed)
+
+    return inline(kept_backward_layer)
+
+
+def _kept_weights_layer(kernels, l: int, n_in: int, n_out: int, kept_offset: int, below):
+    """Layer l's ΔB and ΔW from the kept H^(l-1) and z of examples n = 0 ... batch - 1: the
+    calls of kernels.affine_weights_backward that _backward_layer makes, in their order."""
+    record_size = n_in + n_out
+
+    def kept_weights_layer(kept, batch, grads, active):
+        for n in range(batch):
+            first = kept_offset * batch + n * record_size
+            kernels.affine_weights_backward(kept[first:first + n_in],
+                                            kept[first + n_in:first + record_size],
+                                            grads[2 * l], grads[2 * l + 1], n_in, n_out,
+                                            active)
+        below(kept, batch, grads, active)
+
+    return inline(kept_weights_layer)
+
+
+def kept_size(shape) -> int:
+    """Doubles per example of layers_above's `kept`: H^(l-1) and z of every layer above the
+    first."""
+    return sum(n_in + n_out for n_in, n_out in zip(shape[1:-1], shape[2:]))
 
 
 def _transpose_layer(l: int, n_in: int, n_out: int, offset: int, below):
