@@ -180,12 +180,15 @@ def close_workers(workers: dict[str, Worker]) -> None:
 class Blocks(NamedTuple):
     """How each round times an implementation: a block of steps lasting about `seconds`, at
     most `max_steps` (at least `min_steps`), and a pause of `settle` seconds between blocks so
-    the previous worker's idle threads have stopped spinning."""
+    the previous worker's idle threads have stopped spinning.  loopnet's Numba modes spin
+    longest: with the GOMP_SPINCOUNT that numba_parallel sets, an idle worker burned 0.15-0.18
+    CPU seconds after its training call (measured), and with the 0.05 s pause of before, exact
+    mode's spinning threads (now on every core) took a core from parallel mode's next block."""
 
     seconds: float
     max_steps: int
     min_steps: int = 2
-    settle: float = 0.05
+    settle: float = 0.25
 
 
 def block_steps(worker: Worker, blocks: Blocks) -> int:
