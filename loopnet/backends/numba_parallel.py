@@ -511,7 +511,9 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                split, first_z, fill, input_example, input_x, weight_decay,
                                kind, state1, state2, lr, momentum, beta1, beta2):
         """Regions 4 and 5 as one: each part updates what it has just summed (its rows of W1,
-        part 0 also B1) and its share of the tensors above, summed before the region."""
+        part 0 also B1) and its share of the tensors above, summed before the region.
+        fill, input_example, input_x: numba_input_major's buckets; part t fills those of its
+        rows of W1."""
         for t in prange(parts):
             compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
                                                               input_value, batch, grads, split,
@@ -534,13 +536,14 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
         example_loss[n] each example's loss."""
         part_loss = np.empty(parts)
         if not in_order:
-            compiled.forward_region(at, bounds, row_start, input_index, input_value, batch, params,
-                           part_z, split)
-        compiled.examples_region(at, bounds, row_start, input_index, input_value, T, batch, params,
-                        log_guard, work, part_grads, part_active, part_transposed, part_z,
-                        first_z, split, kept, example_loss, part_loss)
-        return compiled.above_gradients(batch, params, grads, weight_decay, part_grads, part_active,
-                               kept, example_loss, part_loss)
+            compiled.forward_region(at, bounds, row_start, input_index, input_value, batch,
+                                    params, part_z, split)
+        compiled.examples_region(at, bounds, row_start, input_index, input_value, T, batch,
+                                 params, log_guard, work, part_grads, part_active,
+                                 part_transposed, part_z, first_z, split, kept, example_loss,
+                                 part_loss)
+        return compiled.above_gradients(batch, params, grads, weight_decay, part_grads,
+                                        part_active, kept, example_loss, part_loss)
 
     # The entry points.  A whole training run is one compiled function: a call from one
     # parallel function to another would make Numba optimize and generate the callee's code

@@ -14,6 +14,12 @@ dz) are a function of their own, which the training loop calls through its addre
 compile for 784-50-10; the two pieces take 5.1 s together, and on a first run the parent
 process compiles the examples' function while a child compiles the loop (numba_background).
 
+This training loop is exact mode's on one core (Numba's thread count P = 1); with P > 1
+exact mode trains with numba_parallel's regions in order, which run the same kernels and
+layers_above (there with backward_to_first_kept and weights_from_kept: the layers above's ΔW
+and ΔB summed after a step's examples, in their order).  Evaluation is count_correct's here in
+both.
+
 Each shape compiles once (a few seconds) and is cached on disk under a name that carries the
 shape and the sources' tag.  The network's other calls (predict, loss, gradient, train_step)
 keep using the general compiled kernels: they compile once for every shape.
@@ -49,6 +55,13 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         forward_above(params, Z, H, active)
         transpose_above(params, transposed)
         backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed)
+        backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, transposed)
+        weights_from_kept(kept, batch, grads, active)
+
+    backward_to_first_kept is backward_to_first without the layers' ΔW and ΔB: it keeps example
+    n's H^(l-1) and z of every layer above the first in `kept` (kept_size(shape) doubles per
+    example), from which weights_from_kept then adds them up for examples 0 ... batch - 1 with
+    backward_to_first's calls, in its order (numba_parallel's in-order mode).
 
     `transposed` (transposed_size(shape) doubles) holds W^T of every layer above the first for
     the backward (numba_transposed): transpose_above fills it from params, once for as long as
