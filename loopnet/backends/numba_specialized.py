@@ -90,36 +90,32 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
     def nothing_transposed(params, transposed):
         pass
 
-    backward_below, transpose_above = inline(nothing_below), inline(nothing_transposed)
-    offset = 0  # layer l's W^T at transposed[offset : offset + n_in * n_out]
-    for layer in range(1, last + 1):  # layer l's function runs l, then the ones below it
-        n_in, n_out = shape[layer], shape[layer + 1]
-        backward_below = _backward_layer(kernels, activation, layer, n_in, n_out, offset,
-                                         backward_below)
-        transpose_above = _transpose_layer(layer, n_in, n_out, offset, transpose_above)
-        offset += n_in * n_out
-    n_out = shape[-1]
-
-    def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed):
-        kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
-        backward_below(params, grads, Z, H, dZ, dH, active, transposed)
-
     def nothing_kept(params, kept, n, batch, Z, H, dZ, dH, transposed):
         pass
 
     def no_weights(kept, batch, grads, active):
         pass
 
+    backward_below, transpose_above = inline(nothing_below), inline(nothing_transposed)
     kept_below, weights_kept = inline(nothing_kept), inline(no_weights)
-    offset = kept_offset = 0
-    for layer in range(1, last + 1):
-        n_in, n_out_l = shape[layer], shape[layer + 1]
-        kept_below = _kept_backward_layer(kernels, activation, layer, n_in, n_out_l, offset,
+    offset = 0  # layer l's W^T at transposed[offset : offset + n_in * n_out]
+    kept_offset = 0  # layer l's records at kept[kept_offset * batch:] (_kept_backward_layer)
+    for layer in range(1, last + 1):  # layer l's function runs l, then the ones below it
+        n_in, n_out = shape[layer], shape[layer + 1]
+        backward_below = _backward_layer(kernels, activation, layer, n_in, n_out, offset,
+                                         backward_below)
+        transpose_above = _transpose_layer(layer, n_in, n_out, offset, transpose_above)
+        kept_below = _kept_backward_layer(kernels, activation, layer, n_in, n_out, offset,
                                           kept_offset, kept_below)
-        weights_kept = _kept_weights_layer(kernels, layer, n_in, n_out_l, kept_offset,
+        weights_kept = _kept_weights_layer(kernels, layer, n_in, n_out, kept_offset,
                                            weights_kept)
-        offset += n_in * n_out_l
-        kept_offset += n_in + n_out_l
+        offset += n_in * n_out
+        kept_offset += n_in + n_out
+    n_out = shape[-1]
+
+    def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed):
+        kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
+        backward_below(params, grads, Z, H, dZ, dH, active, transposed)
 
     def backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, transposed):
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
