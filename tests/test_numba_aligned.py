@@ -60,5 +60,6 @@ def test_numba_buffers_begin_on_a_line(parallel):
     assert all(on_a_line(tensor) for tensor in net._grads)
     kernels = net.backend.training_kernels(net.sizes, net._activation, net._output)
     steps = getattr(kernels, "_steps", kernels)  # exact mode on several cores: InOrderKernels
-    float_buffers = [b for b in steps._buffers if b.dtype == np.float64]
-    assert float_buffers and all(on_a_line(b) for b in float_buffers)
+    # (each mode leaves the buffers it does not use empty: no data to align)
+    float_buffers = [b for b in steps._buffers if b.dtype == np.float64 and b.size]
+    assert len(float_buffers) >= 2 and all(on_a_line(b) for b in float_buffers)

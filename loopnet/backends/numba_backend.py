@@ -19,8 +19,8 @@ from numba.typed import List  # noqa: E402
 from loopnet.backends.numba_aligned import aligned_copy, aligned_zeros  # noqa: E402
 from loopnet.backends.numba_compile import compiled_kernels  # noqa: E402
 from loopnet.backends.numba_parallel import (  # noqa: E402
-    PARTS,
     ParallelDispatch,
+    exact_mode_in_order,
     in_order_kernels,
     parallel_kernels,
 )
@@ -56,7 +56,7 @@ class NumbaBackend:
         parallel kernels."""
         if self.parallel:
             return parallel_kernels(sizes, activation, output)
-        if PARTS > 1:
+        if exact_mode_in_order():
             return in_order_kernels(sizes, activation, output)
         return specialized_kernels(sizes, activation, output)
 

@@ -84,7 +84,7 @@ def training_loop_cached(sizes, activation: str, output: str, loss: str, paralle
     from loopnet.optimizers import OPTIMIZERS
 
     codes = (ACTIVATION_CODES[activation], OUTPUT_LOSSES[output, loss])
-    if parallel or numba_parallel.PARTS > 1:  # exact mode on several cores: numba_parallel
+    if parallel or numba_parallel.exact_mode_in_order():
         name = numba_parallel.training_loop_name(sizes, *codes, OPTIMIZERS[optimizer].kind,
                                                  in_order=not parallel)
     else:

@@ -200,17 +200,19 @@ class ParallelKernels:
         return self._loops[kind]
 
     def _step_buffers(self, batch: int) -> tuple:
-        """A step's work space (see gradient_regions), made once per minibatch size."""
+        """A step's work space (see gradient_regions), made once per minibatch size; each
+        mode's unused buffers are empty (in order: part_z; else kept and example_loss)."""
         if self._buffers_batch != batch:
             n_in, n_first = self._shape[0], self._shape[1]
-            self._buffers = (aligned_empty(PARTS * batch * n_first),  # part_z
+            split_rows, kept_rows = (0, batch) if self._in_order else (PARTS * batch, 0)
+            self._buffers = (aligned_empty(split_rows * n_first),  # part_z
                              aligned_empty(batch * n_first),  # first_z
                              np.empty(batch * (PARTS + 1), dtype=np.int64),  # split
                              np.empty(n_in, dtype=np.int64),  # fill
                              np.empty(n_in * batch, dtype=np.int32),  # input_example
                              aligned_empty(n_in * batch),  # input_x
-                             aligned_empty(batch * kept_size(self._shape)),  # kept
-                             aligned_empty(batch))  # example_loss
+                             aligned_empty(kept_rows * kept_size(self._shape)),  # kept
+                             aligned_empty(kept_rows))  # example_loss
             self._buffers_batch = batch
         return self._buffers
 
@@ -343,7 +345,7 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
             if in_order:
                 example_loss[n] = loss
                 layers.backward_to_first_kept(T, n * n_out, batch, params, kept, n, Zt, Ht, dZt,
-                                              dHt, WT)
+                                              dHt, At, WT)
             else:
                 total += loss
                 layers.backward_to_first(T, n * n_out, batch, params, g, Zt, Ht, dZt, dHt, At,
@@ -526,18 +528,17 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
     def gradient_regions(at, bounds, row_start, input_index, input_value, T, batch, params,
                          grads, log_guard, weight_decay, work, part_grads, part_active,
                          part_transposed, part_z, first_z, split, kept, example_loss):
-        """Regions 2 and 3 and the sums after them: the loss; every gradient but ΔW1, ΔB1
-        (region 4's).
+        """Regions 2 and 3 and the sums after them (not in order): the loss; every gradient
+        but ΔW1, ΔB1 (region 4's).
 
         part_z[(t * batch + n) * n_first + j]: part t's share of example n's Z_j (its rows of
         W1; part 0's includes B_j).  first_z: every example's first-layer dz.
         split[n * (parts + 1) + t]: where part t's rows of W1 begin in example n's inputs.
-        In order: kept[...]: the layers above's H and z of each example (layers_above), and
-        example_loss[n] each example's loss."""
+        (In order, the step is gather_examples_region and above_gradients, and kept and
+        example_loss, of no use here, are empty.)"""
         part_loss = np.empty(parts)
-        if not in_order:
-            compiled.forward_region(at, bounds, row_start, input_index, input_value, batch,
-                                    params, part_z, split)
+        compiled.forward_region(at, bounds, row_start, input_index, input_value, batch, params,
+                                part_z, split)
         compiled.examples_region(at, bounds, row_start, input_index, input_value, T, batch,
                                  params, log_guard, work, part_grads, part_active,
                                  part_transposed, part_z, first_z, split, kept, example_loss,
@@ -666,11 +667,13 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                          for name, fn, values in zip(names, part_functions, arguments)],
                         dtype=np.int64)
 
-    return types.SimpleNamespace(batch_gradient=_compile(batch_gradient, tag, in_order),
-                                 train_step=_compile(train_step, tag, in_order),
-                                 train_steps_from_pixels=_compile(train_steps_from_pixels, tag,
-                                                                  in_order),
-                                 addresses=addresses)
+    loops = types.SimpleNamespace(
+        train_steps_from_pixels=_compile(train_steps_from_pixels, tag, in_order),
+        addresses=addresses)
+    if not in_order:  # (InOrderKernels trains from pixels only)
+        loops.batch_gradient = _compile(batch_gradient, tag, in_order)
+        loops.train_step = _compile(train_step, tag, in_order)
+    return loops
 
 
 def _parallel_tag(shape, activation: int, output: int, kind: int, in_order: bool) -> str:
@@ -697,6 +700,12 @@ def _compile(fn, tag: str, in_order: bool, parallel: bool = True):
 
 
 parallel_kernels = one_per_shape(ParallelKernels)
+
+
+def exact_mode_in_order() -> bool:
+    """Whether exact mode trains with InOrderKernels (on P > 1 cores) rather than with
+    numba_specialized's one-core loop."""
+    return PARTS > 1
 
 
 class InOrderKernels:

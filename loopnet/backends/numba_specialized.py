@@ -55,7 +55,7 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         forward_above(params, Z, H, active)
         transpose_above(params, transposed)
         backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed)
-        backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, transposed)
+        backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, active, transposed)
         weights_from_kept(kept, batch, grads, active)
 
     backward_to_first_kept is backward_to_first without the layers' ΔW and ΔB: it keeps example
@@ -84,29 +84,27 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         forward_above = _forward_layer(kernels, activation, layer, shape[layer],
                                        shape[layer + 1], forward_above)
 
-    def nothing_below(params, grads, Z, H, dZ, dH, active, transposed):
+    def nothing_below(params, sink, n, batch, Z, H, dZ, dH, active, transposed):
         pass
 
     def nothing_transposed(params, transposed):
         pass
 
-    def nothing_kept(params, kept, n, batch, Z, H, dZ, dH, transposed):
-        pass
-
     def no_weights(kept, batch, grads, active):
         pass
 
-    backward_below, transpose_above = inline(nothing_below), inline(nothing_transposed)
-    kept_below, weights_kept = inline(nothing_kept), inline(no_weights)
+    backward_below = kept_below = inline(nothing_below)
+    transpose_above, weights_kept = inline(nothing_transposed), inline(no_weights)
     offset = 0  # layer l's W^T at transposed[offset : offset + n_in * n_out]
-    kept_offset = 0  # layer l's records at kept[kept_offset * batch:] (_kept_backward_layer)
+    kept_offset = 0  # layer l's records at kept[kept_offset * batch:] (_kept_weights)
     for layer in range(1, last + 1):  # layer l's function runs l, then the ones below it
         n_in, n_out = shape[layer], shape[layer + 1]
         backward_below = _backward_layer(kernels, activation, layer, n_in, n_out, offset,
+                                         _summed_weights(kernels, layer, n_in, n_out),
                                          backward_below)
         transpose_above = _transpose_layer(layer, n_in, n_out, offset, transpose_above)
-        kept_below = _kept_backward_layer(kernels, activation, layer, n_in, n_out, offset,
-                                          kept_offset, kept_below)
+        kept_below = _backward_layer(kernels, activation, layer, n_in, n_out, offset,
+                                     _kept_weights(n_in, n_out, kept_offset), kept_below)
         weights_kept = _kept_weights_layer(kernels, layer, n_in, n_out, kept_offset,
                                            weights_kept)
         offset += n_in * n_out
@@ -115,11 +113,11 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
 
     def backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed):
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
-        backward_below(params, grads, Z, H, dZ, dH, active, transposed)
+        backward_below(params, grads, 0, batch, Z, H, dZ, dH, active, transposed)
 
-    def backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, transposed):
+    def backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, active, transposed):
         kernels.output_with_loss_backward(output, H[last], t, t0, dZ[last], n_out, batch)
-        kept_below(params, kept, n, batch, Z, H, dZ, dH, transposed)
+        kept_below(params, kept, n, batch, Z, H, dZ, dH, active, transposed)
 
     module = types.ModuleType(name)
     module.forward_above, module.backward_to_first = forward_above, inline(backward_to_first)
@@ -141,47 +139,48 @@ def _forward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, abov
 
 
 def _backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, offset: int,
-                    below):
-    def backward_layer(params, grads, Z, H, dZ, dH, active, transposed):
+                    weights_step, below):
+    """Layer l's part of kernels.backward_to_first_layer for example n, then the layers below.
+    weights_step(x, z, sink, n, batch, active) is its ΔB and ΔW: _summed_weights (sink: the
+    gradients) or _kept_weights (sink: `kept`, for _kept_weights_layer)."""
+    def backward_layer(params, sink, n, batch, Z, H, dZ, dH, active, transposed):
         # kernels.affine_backward: its ΔB and ΔW, then its h = W·z from W^T (numba_transposed:
         # the same sums), z held in registers (numba_registers)
         z = local_vector(n_out)
         dz = dZ[l]
         for j in range(n_out):
             z[j] = dz[j]
-        kernels.affine_weights_backward(H[l - 1], z, grads[2 * l], grads[2 * l + 1], n_in,
-                                        n_out, active)
+        weights_step(H[l - 1], z, sink, n, batch, active)
         transposed_backward.hidden_backward(transposed[offset:offset + n_in * n_out], z,
                                             dH[l - 1], n_in, n_out)
         kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
-        below(params, grads, Z, H, dZ, dH, active, transposed)
+        below(params, sink, n, batch, Z, H, dZ, dH, active, transposed)
 
     return inline(backward_layer)
 
 
-def _kept_backward_layer(kernels, activation: int, l: int, n_in: int, n_out: int, offset: int,
-                         kept_offset: int, below):
-    """_backward_layer without its ΔB and ΔW: example n's H^(l-1) and z of layer l are kept
-    instead, at kept[kept_offset * batch + n * (n_in + n_out):] (see _kept_weights_layer)."""
+def _summed_weights(kernels, l: int, n_in: int, n_out: int):
+    def summed_weights(x, z, grads, n, batch, active):
+        # ΔB_j += z_j ;  ΔW_{i,j} += H_i · z_j
+        kernels.affine_weights_backward(x, z, grads[2 * l], grads[2 * l + 1], n_in, n_out,
+                                        active)
+
+    return inline(summed_weights)
+
+
+def _kept_weights(n_in: int, n_out: int, kept_offset: int):
+    """Example n's H^(l-1) and z of layer l kept, at kept[kept_offset * batch + n * (n_in +
+    n_out):], for _kept_weights_layer to add up later."""
     record_size = n_in + n_out
 
-    def kept_backward_layer(params, kept, n, batch, Z, H, dZ, dH, transposed):
-        z = local_vector(n_out)
-        dz = dZ[l]
-        for j in range(n_out):
-            z[j] = dz[j]
+    def kept_weights(x, z, kept, n, batch, active):
         record = kept[kept_offset * batch + n * record_size:]
-        x = H[l - 1]
         for i in range(n_in):
             record[i] = x[i]
         for j in range(n_out):
             record[n_in + j] = z[j]
-        transposed_backward.hidden_backward(transposed[offset:offset + n_in * n_out], z,
-                                            dH[l - 1], n_in, n_out)
-        kernels.activation_backward(activation, Z[l - 1], H[l - 1], dH[l - 1], dZ[l - 1], n_in)
-        below(params, kept, n, batch, Z, H, dZ, dH, transposed)
 
-    return inline(kept_backward_layer)
+    return inline(kept_weights)
 
 
 def _kept_weights_layer(kernels, l: int, n_in: int, n_out: int, kept_offset: int, below):
