@@ -61,6 +61,7 @@ class Implementation(NamedTuple):
     dtype: str
     warm_up: int  # untimed steps after set-up (JIT compiles, caches)
     pypy: bool = False
+    env: tuple = ()  # (name, value) pairs set in its worker's environment
 
 
 NUMPY = frozenset({"numpy"})
@@ -83,11 +84,16 @@ IMPLEMENTATIONS = (
                    frozenset(), False, "f64", 40, pypy=True),
     Implementation("loopnet-exact", "loopnet numba exact", "loopnet-exact", "numba",
                    NUMPY | {"numba"}, False, "f64", 20),
+    Implementation("loopnet-exact-1", "loopnet numba exact, one core", "loopnet-exact", "numba",
+                   NUMPY | {"numba"}, False, "f64", 20, env=(("NUMBA_NUM_THREADS", "1"),)),
     Implementation("loopnet-parallel", "loopnet numba parallel", "loopnet-parallel", "numba",
                    NUMPY | {"numba"}, False, "f64", 20),
 )
 BY_KEY = {impl.key: impl for impl in IMPLEMENTATIONS}
 SLOW = {"loopnet-python", "loopnet-pypy"}  # few steps per block, no scaling sweep
+# not in the scaling sweep either: exact mode's one-core loop (its step table row is enough to
+# see what the second core gives exact mode)
+NOT_SWEPT = SLOW | {"loopnet-exact-1"}
 
 
 class WorkerError(RuntimeError):
@@ -103,7 +109,8 @@ class Worker:
         self.data_dir = data_dir
         self.info: dict = {}
         self.child = subprocess.Popen([interpreter, str(WORKER)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
+                                      stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, **dict(impl.env)})
 
     def ask(self, request: dict) -> dict:
         self.child.stdin.write(json.dumps(request) + "\n")
@@ -283,6 +290,9 @@ def summarize(size: str, rows: list[dict]) -> dict:
     if exact and best_f32:
         summary["best_f32_peer"] = best_f32["implementation"]
         summary["exact_vs_best_f32_peer"] = exact["ms_per_step"] / best_f32["ms_per_step"]
+    if exact and "loopnet-exact-1" in by_key:  # what exact mode's second core gives
+        summary["exact_vs_exact_one_core"] = (exact["ms_per_step"]
+                                              / by_key["loopnet-exact-1"]["ms_per_step"])
     pypy, book, cpython = (by_key.get(k) for k in ("loopnet-pypy", "numpy-book", "loopnet-python"))
     if pypy and book:  # the PyPy goal: within 5x of the book's NumPy
         summary["pypy_vs_numpy_book"] = pypy["ms_per_step"] / book["ms_per_step"]
@@ -303,6 +313,8 @@ def summary_sentence(s: dict) -> str:
     if "exact_vs_best_f32_peer" in s:
         parts.append(f"exact / best f32 peer ({s['best_f32_peer']}) = "
                      f"{s['exact_vs_best_f32_peer']:.2f}x")
+    if "exact_vs_exact_one_core" in s:
+        parts.append(f"exact / exact on one core = {s['exact_vs_exact_one_core']:.2f}x")
     if "pypy_vs_numpy_book" in s:
         parts.append(f"PyPy / NumPy reference = {s['pypy_vs_numpy_book']:.2f}x wall, "
                      f"{s['pypy_vs_numpy_book_cpu']:.2f}x CPU (target <= 5x)")
@@ -325,7 +337,7 @@ def scaling(workers: dict[str, Worker], rounds: int, blocks: Blocks, hidden_size
             batch_sizes=SCALING_BATCH, n_features: int = 784) -> dict[str, list[dict]]:
     """ms/step against the hidden size (batch 100) and the batch size (784-50-10), the same
     isolated interleaved rounds as the step table (the python rows left out: too slow)."""
-    fast = {key: w for key, w in workers.items() if key not in SLOW}
+    fast = {key: w for key, w in workers.items() if key not in NOT_SWEPT}
     points = [("hidden", h, [n_features, h, 10], BATCH) for h in hidden_sizes]
     points += [("batch", b, [n_features, SCALING_BATCH_HIDDEN, 10], b) for b in batch_sizes]
     results: dict[str, list[dict]] = {"hidden": [], "batch": []}

@@ -24,6 +24,7 @@ loopnet draw the same minibatches: loopnet's sampler, seeded the same.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -73,7 +74,8 @@ class LoopnetRunner:
         except ValueError:  # no parallel region has run in this process
             layer = "none started"
         return {"library": f"loopnet {loopnet.__version__}, Numba {numba.__version__}",
-                "threads": f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS} (default), "
+                "threads": f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS} "
+                           f"({'set' if 'NUMBA_NUM_THREADS' in os.environ else 'default'}), "
                            f"threading layer {layer}"}
 
 

@@ -95,13 +95,16 @@ def test_quick_run_with_loopnet_gives_the_headline_ratios(tmp_path):
     if len(installed("numpy", "numba")) < 2:
         pytest.skip("needs NumPy and Numba")
     report = run_bench(tmp_path, "--hidden", "50", "--implementations",
-                       "numpy-f64,numpy-f32,loopnet-exact,loopnet-parallel")
+                       "numpy-f64,numpy-f32,loopnet-exact,loopnet-exact-1,loopnet-parallel")
     summary = report["summaries"][0]
     assert summary["best_loopnet"].startswith("loopnet numba")
     assert summary["best_f32_peer"] == "NumPy lean f32"
-    for key in ("best_loopnet_vs_best_peer", "exact_vs_numpy_f64", "exact_vs_best_f32_peer"):
+    for key in ("best_loopnet_vs_best_peer", "exact_vs_numpy_f64", "exact_vs_best_f32_peer",
+                "exact_vs_exact_one_core"):
         assert summary[key] > 0
     assert report["threads"]["loopnet numba exact"]["loaded"] == ["numpy", "numba"]
+    one_core = report["threads"]["loopnet numba exact, one core"]["threads"]
+    assert one_core.startswith("NUMBA_NUM_THREADS=1 (set)")
     assert len({r["test_acc"] for r in report["steps"]}) <= 2  # f32 may round one image apart
 
 
