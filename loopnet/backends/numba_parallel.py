@@ -27,7 +27,8 @@ What part t does in a region is a function of its own (`gather_part`, ..., `upda
 regions call them in a `prange` loop over the parts, through their addresses (numba_indirect),
 so that each part's code is optimized and generated once, not again for every region and the
 loop around them (a first compile of the 784-50-10 SGD loop: 21.3 s before, 14.1 s).  A step's
-work space (part_z, first_z, split, the buckets) is made once per minibatch size, in Python.
+work space (part_z, first_z, split, the buckets; in order kept and example_loss instead of
+part_z) is made once per minibatch size, in Python.
 
 So each core reads and writes only its own part of W1 and ΔW1 (about 314 kB each for
 784-50-10): they stay in its cache from step to step, and no core sums up another core's copy
@@ -59,7 +60,9 @@ with P = 1, 2 and 3), on all the cores:
 
 Regions 4 and 5 are one in both modes: each part updates the rows of W1 it has just summed
 (part 0 also B1, whose ΔB1 it summed), and a share of the tensors above, summed before the
-region.  An in-order step waits at two joins, a parallel one at four.
+region.  An in-order step waits at two joins, a parallel one at four.  In order there is only
+the training loop from pixels (`InOrderKernels`, exact mode's `train_steps_from_pixels`):
+a single step or gradient in exact mode runs loopnet.kernels as compiled by numba_backend.
 """
 
 import os
