@@ -576,8 +576,8 @@ def markdown(report) -> str:
                      f"{r['cpu_ms_per_step']:.3f} | {acc} |")
     lines.append("")
     lines += [f"- {summary_sentence(s)}" for s in report["summaries"]]
-    lines += ["", "| implementation | library | threads (each library's default) |",
-              "|---|---|---|"]
+    lines += ["", "| implementation | library | threads (each library's default unless its row "
+                  "says set) |", "|---|---|---|"]
     for name, info in report["threads"].items():
         lines.append(f"| {name} | {info['library']} | {info['threads']} |")
     if report.get("scaling"):
