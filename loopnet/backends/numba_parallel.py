@@ -52,17 +52,20 @@ with P = 1, 2 and 3), on all the cores:
   the very examples it runs (both are its share of the minibatch), so regions 1 and 3 are one;
 - the layers above's ΔW and ΔB, which kernels.backward_to_first_layer adds up example by
   example, are not summed per part: each example's H and z of every layer above are kept
-  (layers_above's backward_to_first_kept), and after the region its terms are added in
-  minibatch order (weights_from_kept), with the very kernel calls of exact mode; likewise the
-  examples' losses;
+  (layers_above's backward_to_first_kept), and in region 4 part t adds up their terms for its
+  share of each ΔW's rows (part 0 also every ΔB) in minibatch order (weights_from_kept), with
+  the very kernel calls of exact mode (done by the main thread alone between the regions, that
+  sum took 11 % of a 784-100-10 step, and the other core waited for it); the examples' losses
+  are added in minibatch order after region 3;
 - ΔW1 (region 4) is already exact mode's sum, input by input in ascending n, and ΔB1 is summed
   by part 0 in ascending n; the update is element by element.
 
 Regions 4 and 5 are one in both modes: each part updates the rows of W1 it has just summed
-(part 0 also B1, whose ΔB1 it summed), and a share of the tensors above, summed before the
-region.  An in-order step waits at two joins, a parallel one at four.  In order there is only
-the training loop from pixels (`InOrderKernels`, exact mode's `train_steps_from_pixels`):
-a single step or gradient in exact mode runs loopnet.kernels as compiled by numba_backend.
+(part 0 also B1, whose ΔB1 it summed), its share of the rows of every W above and, part 0,
+every B above (in order, what it has just summed; else summed before the region).  An
+in-order step waits at two joins, a parallel one at four.  In order there is only the training
+loop from pixels (`InOrderKernels`, exact mode's `train_steps_from_pixels`): a single step or
+gradient in exact mode runs loopnet.kernels as compiled by numba_backend.
 """
 
 import os
@@ -94,6 +97,7 @@ from loopnet.backends.numba_registers import wide_vectors  # noqa: E402
 from loopnet.backends.numba_specialized import (  # noqa: E402
     kept_size,
     layers_above,
+    part_share,
     shape_tag,
     specialized_kernels,
     transposed_size,
@@ -172,12 +176,6 @@ def _first_at_least(input_index, first, end, bound):
         else:
             end = middle
     return first
-
-
-@numba.njit(cache=True)
-def _share(count, part, parts):
-    """[first, end) of part `part`'s contiguous share of `count` items."""
-    return part * count // parts, (part + 1) * count // parts
 
 
 class ParallelKernels:
@@ -284,7 +282,7 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
         (indices[step_first:step_first + batch]), so that they are in the cache of the core
         that reads them next."""
         wide_vectors()
-        first, end = _share(batch, part, parts)
+        first, end = part_share(batch, part, parts)
         offset = row_start[first]
         own_start = np.empty(end - first + 1, dtype=np.int64)  # offsets from `offset`
         K.gather_batch(pixel_start, pixel_index, pixel_value, labels,
@@ -324,7 +322,7 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                 buf = g[p]
                 for i in range(len(buf)):
                     buf[i] = 0.0
-        first, end = _share(batch, part, parts)
+        first, end = part_share(batch, part, parts)
         total = 0.0
         for n in range(first, end):
             z = Zt[0]
@@ -359,9 +357,12 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
         return total
 
     def first_backward_part(part, bounds, input_index, input_value, batch, grads, split,
-                            first_z, fill, input_example, input_x):
+                            first_z, fill, input_example, input_x, kept, part_grads,
+                            part_active):
         """Region 4: ΔW1 of the part's rows, input by input (numba_input_major: the part's
-        inputs of every example are put in their inputs' buckets first); part 0 also ΔB1."""
+        inputs of every example are put in their inputs' buckets first); part 0 also ΔB1.  In
+        order also the ΔW of the layers above, its part_share of their rows (part 0: and their
+        ΔB), from the examples' kept H and z."""
         wide_vectors()
         lo, hi = bounds[part], bounds[part + 1]
         input_major.empty_buckets(lo, hi, batch, fill)
@@ -373,20 +374,26 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                      batch, n_first)
         if part == 0:
             input_major.bias_backward(first_z, grads[1], batch, n_first)
+        if in_order:
+            layers.weights_from_kept(kept, batch, grads, part_grads[part], part_active[part],
+                                     part, parts)
 
     def update_part(part, bounds, weight_decay, kind, params, grads, state1, state2, lr,
                     momentum, beta1, beta2):
         """Region 5: kernels.weight_decay_gradient and the optimizer's update (both element by
-        element) of the part's rows of W1, of all of B1 for part 0 (whose region 4 summed
-        ΔB1), and of a contiguous share of every other tensor."""
+        element) of the part's rows of W1 and its part_share of the rows of every other W,
+        and of every B for part 0: what region 4 summed in order (in parallel mode the layers
+        above's were summed before the region)."""
         wide_vectors()
         for p in range(len(params)):
             if p == 0:
                 first, end = bounds[part] * n_first, bounds[part + 1] * n_first
-            elif p == 1:
-                first, end = 0, (n_first if part == 0 else 0)
+            elif p % 2 == 1:
+                first, end = 0, (len(params[p]) if part == 0 else 0)
             else:
-                first, end = _share(len(params[p]), part, parts)
+                n_cols = len(params[p + 1])
+                lo, hi = part_share(len(params[p]) // n_cols, part, parts)
+                first, end = lo * n_cols, hi * n_cols
             g = grads[p][first:end]
             if weight_decay != 0.0 and p % 2 == 0:
                 W = params[p][first:end]
@@ -469,18 +476,11 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                                      part_transposed, part_z, first_z, split,
                                                      kept, example_loss)
 
-    def above_gradients(batch, params, grads, weight_decay, part_grads, part_active, kept,
-                        example_loss, part_loss):
-        """Between regions 3 and 4: the ΔW, ΔB of the layers above the first and the loss."""
-        if in_order:
-            # the examples' terms added in minibatch order, as
-            # kernels.backward_to_first_layer adds them, from their kept H and z
-            for p in range(2, n_tensors):
-                out = grads[p]
-                for i in range(len(out)):
-                    out[i] = 0.0
-            layers.weights_from_kept(kept, batch, grads, part_active[0])
-        else:
+    def above_gradients(batch, params, grads, weight_decay, part_grads, example_loss,
+                        part_loss):
+        """Between regions 3 and 4: the loss and, not in order, the ΔW, ΔB of the layers above
+        the first."""
+        if not in_order:  # (in order, region 4 sums them: first_backward_part)
             # ΔW = ((ΔW(part 0) + ΔW(part 1)) + ...), parts in order
             for p in range(2, n_tensors):
                 out = grads[p]
@@ -504,26 +504,30 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
         return loss
 
     def backward_region(at, bounds, input_index, input_value, batch, grads, split, first_z,
-                        fill, input_example, input_x):
+                        fill, input_example, input_x, kept, part_grads, part_active):
         """Region 4, for batch_gradient."""
         for t in prange(parts):
             compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
                                                               input_value, batch, grads, split,
                                                               first_z, fill, input_example,
-                                                              input_x))
+                                                              input_x, kept, part_grads,
+                                                              part_active))
 
     def backward_update_region(at, bounds, input_index, input_value, batch, params, grads,
-                               split, first_z, fill, input_example, input_x, weight_decay,
-                               kind, state1, state2, lr, momentum, beta1, beta2):
+                               split, first_z, fill, input_example, input_x, kept, part_grads,
+                               part_active, weight_decay, kind, state1, state2, lr, momentum,
+                               beta1, beta2):
         """Regions 4 and 5 as one: each part updates what it has just summed (its rows of W1,
-        part 0 also B1) and its share of the tensors above, summed before the region.
+        part 0 also B1; in order its rows of the layers above's W too, and part 0 their B) and
+        its share of the tensors above (not in order: summed before the region).
         fill, input_example, input_x: numba_input_major's buckets; part t fills those of its
         rows of W1."""
         for t in prange(parts):
             compiled.call_first_backward(at[FIRST_BACKWARD], (np.int64(t), bounds, input_index,
                                                               input_value, batch, grads, split,
                                                               first_z, fill, input_example,
-                                                              input_x))
+                                                              input_x, kept, part_grads,
+                                                              part_active))
             compiled.call_update(at[UPDATE], (np.int64(t), bounds, weight_decay, kind, params,
                                               grads, state1, state2, lr, momentum, beta1,
                                               beta2))
@@ -547,7 +551,7 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                  part_transposed, part_z, first_z, split, kept, example_loss,
                                  part_loss)
         return compiled.above_gradients(batch, params, grads, weight_decay, part_grads,
-                                        part_active, kept, example_loss, part_loss)
+                                        example_loss, part_loss)
 
     # The entry points.  A whole training run is one compiled function: a call from one
     # parallel function to another would make Numba optimize and generate the callee's code
@@ -565,7 +569,8 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                          part_grads, part_active, part_transposed, part_z,
                                          first_z, split, kept, example_loss)
         compiled.backward_region(at, bounds, input_index, input_value, batch, grads, split,
-                                 first_z, fill, input_example, input_x)
+                                 first_z, fill, input_example, input_x, kept, part_grads,
+                                 part_active)
         if weight_decay != 0.0:
             K.weight_decay_gradient(params, grads, n_layers, weight_decay)
         return loss
@@ -582,8 +587,8 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                          first_z, split, kept, example_loss)
         compiled.backward_update_region(at, bounds, input_index, input_value, batch, params,
                                         grads, split, first_z, fill, input_example, input_x,
-                                        weight_decay, kind, state1, state2, lr, momentum,
-                                        beta1, beta2)
+                                        kept, part_grads, part_active, weight_decay, kind,
+                                        state1, state2, lr, momentum, beta1, beta2)
         return loss
 
     def train_steps_from_pixels(pixel_start, pixel_index, pixel_value, labels, indices,
@@ -606,8 +611,7 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                                 first_z, split, kept, example_loss,
                                                 part_loss)
                 losses[s] = compiled.above_gradients(batch, params, grads, weight_decay,
-                                                     part_grads, part_active, kept,
-                                                     example_loss, part_loss)
+                                                     part_grads, example_loss, part_loss)
             else:
                 compiled.gather_region(at, pixel_start, pixel_index, pixel_value, labels,
                                        indices, s * batch, batch, row_start, input_index,
@@ -620,8 +624,9 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                                       split, kept, example_loss)
             compiled.backward_update_region(at, bounds, input_index, input_value, batch,
                                             params, grads, split, first_z, fill,
-                                            input_example, input_x, weight_decay, kind,
-                                            state1, state2, lrs[s], momentum, beta1, beta2)
+                                            input_example, input_x, kept, part_grads,
+                                            part_active, weight_decay, kind, state1, state2,
+                                            lrs[s], momentum, beta1, beta2)
 
     tag = _parallel_tag(shape, activation, output, kind, in_order)
     # The functions call each other through a module registered in sys.modules: Numba keys
@@ -662,7 +667,8 @@ def _compile_loops(shape: tuple, activation: int, output: int, kind: int,
                                part_grads, part_active, part_transposed, kept, example_loss,
                                bounds, row_start, input_index, input_value, split)
         arguments[FIRST_BACKWARD] = (part, bounds, input_index, input_value, batch, grads,
-                                     split, first_z, fill, input_example, input_x)
+                                     split, first_z, fill, input_example, input_x, kept,
+                                     part_grads, part_active)
         if update_values is not None:
             kind, *optimizer = update_values
             arguments[UPDATE] = (part, bounds, 0.0, kind, params, grads, *optimizer)

@@ -17,8 +17,8 @@ process compiles the examples' function while a child compiles the loop (numba_b
 This training loop is exact mode's on one core (Numba's thread count P = 1); with P > 1
 exact mode trains with numba_parallel's regions in order, which run the same kernels and
 layers_above (there with backward_to_first_kept and weights_from_kept: the layers above's ΔW
-and ΔB summed after a step's examples, in their order).  Evaluation is count_correct's here in
-both.
+and ΔB summed after a step's examples, in their order, each core its share of the rows).
+Evaluation is count_correct's here in both.
 
 Each shape compiles once (a few seconds) and is cached on disk under a name that carries the
 shape and the sources' tag.  The network's other calls (predict, loss, gradient, train_step)
@@ -46,6 +46,12 @@ OPTIMIZER_ARGUMENT = 24
 inline = numba.njit(inline="always")
 
 
+@numba.njit(cache=True)
+def part_share(count, part, parts):
+    """[first, end) of part `part`'s contiguous share of `count` items (of `parts`)."""
+    return part * count // parts, (part + 1) * count // parts
+
+
 def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.ModuleType:
     """A module with `kernels`' forward_above_first_layer and backward_to_first_layer for one
     network shape, their loop over the layers unrolled so that every layer's widths are
@@ -56,12 +62,14 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
         transpose_above(params, transposed)
         backward_to_first(t, t0, batch, params, grads, Z, H, dZ, dH, active, transposed)
         backward_to_first_kept(t, t0, batch, params, kept, n, Z, H, dZ, dH, active, transposed)
-        weights_from_kept(kept, batch, grads, active)
+        weights_from_kept(kept, batch, grads, sink, active, part, parts)
 
     backward_to_first_kept is backward_to_first without the layers' ΔW and ΔB: it keeps example
     n's H^(l-1) and z of every layer above the first in `kept` (kept_size(shape) doubles per
     example), from which weights_from_kept then adds them up for examples 0 ... batch - 1 with
-    backward_to_first's calls, in its order (numba_parallel's in-order mode).
+    backward_to_first's calls, in its order (numba_parallel's in-order mode): part `part` of
+    `parts` sums the rows i of every ΔW in its part_share, part 0 also every ΔB (the ΔB terms
+    of the other parts go to their own `sink`, which nothing reads).
 
     `transposed` (transposed_size(shape) doubles) holds W^T of every layer above the first for
     the backward (numba_transposed): transpose_above fills it from params, once for as long as
@@ -90,7 +98,7 @@ def layers_above(kernels, shape: tuple, activation: int, output: int) -> types.M
     def nothing_transposed(params, transposed):
         pass
 
-    def no_weights(kept, batch, grads, active):
+    def no_weights(kept, batch, grads, sink, active, part, parts):
         pass
 
     backward_below = kept_below = inline(nothing_below)
@@ -185,17 +193,26 @@ def _kept_weights(n_in: int, n_out: int, kept_offset: int):
 
 def _kept_weights_layer(kernels, l: int, n_in: int, n_out: int, kept_offset: int, below):
     """Layer l's ΔB and ΔW from the kept H^(l-1) and z of examples n = 0 ... batch - 1: the
-    calls of kernels.affine_weights_backward that _backward_layer makes, in their order."""
+    calls of kernels.affine_weights_backward that _backward_layer makes, in their order, on the
+    part's rows lo ... hi - 1 of ΔW.  Each ΔW_{i,j} and ΔB_j gets the very terms, in ascending
+    n, of the call on all the rows: the kernel's loop over the non-zero H_i^(l-1) touches no
+    other row than i's."""
     record_size = n_in + n_out
 
-    def kept_weights_layer(kept, batch, grads, active):
+    def kept_weights_layer(kept, batch, grads, sink, active, part, parts):
+        lo, hi = part_share(n_in, part, parts)
+        dW = grads[2 * l][lo * n_out:hi * n_out]
+        dB = grads[2 * l + 1] if part == 0 else sink[2 * l + 1][:n_out]
+        for k in range(len(dW)):
+            dW[k] = 0.0
+        for j in range(n_out):
+            dB[j] = 0.0
         for n in range(batch):
             first = kept_offset * batch + n * record_size
-            kernels.affine_weights_backward(kept[first:first + n_in],
+            kernels.affine_weights_backward(kept[first + lo:first + hi],
                                             kept[first + n_in:first + record_size],
-                                            grads[2 * l], grads[2 * l + 1], n_in, n_out,
-                                            active)
-        below(kept, batch, grads, active)
+                                            dW, dB, hi - lo, n_out, active)
+        below(kept, batch, grads, sink, active, part, parts)
 
     return inline(kept_weights_layer)
 
