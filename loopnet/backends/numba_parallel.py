@@ -19,9 +19,9 @@ step has five parallel parts (four regions: the last two are one, see below):
 4. first layer, backward: part t puts every example's non-zero inputs in its rows into their
    inputs' buckets, in minibatch order, then sums each of its rows of ΔW1 input by input
    (numba_input_major: ΔW1 in exact mode's order); part 0 sums ΔB1.
-5. update: part t adds weight decay's gradient to and updates its rows of W1, part 0 all of
-   B1, and each part a contiguous share of every other tensor (`update_tensor` on slices: it
-   is element-wise).
+5. update: part t adds weight decay's gradient to and updates its rows of W1 and its
+   part_share of the rows of every W above, part 0 every B (`update_tensor` on slices: it is
+   element-wise).
 
 What part t does in a region is a function of its own (`gather_part`, ..., `update_part`); the
 regions call them in a `prange` loop over the parts, through their addresses (numba_indirect),
